@@ -1,0 +1,5 @@
+"""Send OpenAI Assistants conversations traced with OpenTelemetry to Reconify."""
+
+from reconify_otel.version import __version__
+
+__all__ = ["__version__"]
