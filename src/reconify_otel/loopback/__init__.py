@@ -1,1 +1,1 @@
-"""Loopback stand-ins (Reconify sink, Assistants API) for the demo, tests, examples and benchmarks."""
+"""Loopback stand-ins (Reconify sink, Assistants API) for demo, tests, examples, benchmarks."""

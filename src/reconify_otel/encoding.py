@@ -1,0 +1,27 @@
+"""Payload to bytes. The keys join the payload here, at the last moment, so nothing
+upstream of sending (mapping, queues, debug output, a spool) ever holds them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconify_otel.mapping import Payload
+
+MASK = "***"
+
+
+def encode(payload: Payload, app_key: str, api_key: str) -> bytes:
+    reconify = dict(payload["reconify"], appKey=app_key, apiKey=api_key)
+    body = dict(payload, reconify=reconify)
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def masked(payload: Payload) -> str:
+    """The payload as it is sent, keys masked: for debug output."""
+    reconify = dict(payload["reconify"], appKey=MASK, apiKey=MASK)
+    return json.dumps(dict(payload, reconify=reconify), ensure_ascii=False, default=_repr)
+
+
+def _repr(value: Any) -> str:
+    return repr(value)

@@ -1,0 +1,128 @@
+"""``ReconifySpanExporter``: an OpenTelemetry ``SpanExporter`` beside any other.
+
+It sees every span the application makes, so unrelated spans cost one name check;
+assistant runs are mapped (``mapping``), encoded with the keys (``encoding``) and
+sent (``transport``). ``export()`` never raises into the SDK or the application.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from reconify_otel.counters import Counters
+from reconify_otel.encoding import encode, masked
+from reconify_otel.logs import RateLimitedLog
+from reconify_otel.mapping import Defaults, Mapped, is_assistant_run, map_span
+from reconify_otel.settings import Settings, resolve
+from reconify_otel.spans import from_sdk
+from reconify_otel.transport import Outcome, Transport
+
+logger = logging.getLogger("reconify_otel")
+
+
+class ReconifySpanExporter(SpanExporter):
+    """Send each finished OpenAI Assistants run as one Reconify interaction.
+
+    Every argument falls back to a ``RECONIFY_*`` environment variable (see the
+    README); missing keys raise ``ValueError`` here, never at export time.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        app_key: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | None = None,
+        concurrency: int | None = None,
+        compression: str | None = None,
+        session_timeout: int | None = None,
+        debug: bool | None = None,
+    ) -> None:
+        self._settings: Settings = resolve(
+            endpoint=endpoint,
+            app_key=app_key,
+            api_key=api_key,
+            timeout=timeout,
+            concurrency=concurrency,
+            compression=compression,
+            session_timeout=session_timeout,
+            debug=debug,
+        )
+        if self._settings.debug:
+            enable_debug_logging()
+        self._defaults = Defaults(session_timeout=self._settings.session_timeout)
+        self._transport = Transport(self._settings)
+        self._counters = Counters()
+        self._log = RateLimitedLog(logger)
+        self._shut_down = False
+
+    def __repr__(self) -> str:
+        return f"ReconifySpanExporter(endpoint={self._settings.endpoint!r})"
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._shut_down:
+            return SpanExportResult.FAILURE
+        try:
+            return self._export(spans)
+        except Exception:  # never into the SDK's worker or the application
+            self._counters.add("internal_errors")
+            self._log.log(logging.ERROR, "internal", "reconify_otel export failed", exc_info=True)
+            return SpanExportResult.FAILURE
+
+    def _export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        bodies: list[bytes] = []
+        app_key, api_key = self._settings.secrets
+        for span in spans:
+            if not is_assistant_run(span.name, span.attributes or {}):
+                continue
+            result = map_span(from_sdk(span), self._defaults)
+            if not isinstance(result, Mapped):
+                self._counters.add(f"skipped_{result.reason.value}")
+                logger.debug("run not sent (%s): %s", result.reason.value, result.detail)
+                continue
+            if result.bad_attributes:
+                self._counters.add("bad_attributes", len(result.bad_attributes))
+                self._log.warning(
+                    "bad-attr",
+                    "unusable span attributes ignored: %s",
+                    ", ".join(result.bad_attributes),
+                )
+            if self._settings.debug:
+                logger.info("reconify payload: %s", masked(result.payload))
+            bodies.append(encode(result.payload, app_key, api_key))
+        if not bodies:
+            return SpanExportResult.SUCCESS
+        results = self._transport.send_all(bodies)
+        for item in results:
+            self._counters.add(item.outcome.value)
+        ok = all(item.outcome is Outcome.ACCEPTED for item in results)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def stats(self) -> dict[str, int]:
+        """A snapshot of the counters: accepted, rejected, failed, skipped_*, ..."""
+        return self._counters.snapshot()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        # export() delivers before it returns; nothing is held back here.
+        return True
+
+    def shutdown(self) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._transport.close()
+
+
+def enable_debug_logging() -> None:
+    """Make ``debug=True`` visible like Reconify's modules do, without hijacking logging."""
+    package_logger = logging.getLogger("reconify_otel")
+    package_logger.setLevel(logging.DEBUG)
+    if not logging.getLogger().handlers and not package_logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        package_logger.addHandler(handler)

@@ -1,0 +1,283 @@
+"""The pure mapping, fed real SDK spans carrying each attribute generation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+from reconify_otel import attributes as A
+from reconify_otel.mapping import Defaults, Mapped, Skip, Skipped, is_assistant_run, map_span
+from reconify_otel.spans import from_sdk
+
+START_NS = 1_774_963_843_123_456_789
+END_NS = 1_774_963_856_987_654_321
+
+
+def make_span(
+    name: str, attributes: dict[str, Any], *, error: bool = False
+) -> ReadableSpan:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    span = provider.get_tracer("test").start_span(name, attributes=attributes, start_time=START_NS)
+    if error:
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+    span.end(end_time=END_NS)
+    (finished,) = memory.get_finished_spans()
+    return finished
+
+
+def mapped(name: str, attributes: dict[str, Any], defaults: Defaults = Defaults()) -> dict[str, Any]:
+    span = make_span(name, attributes)
+    assert is_assistant_run(span.name, span.attributes or {})
+    result = map_span(from_sdk(span), defaults)
+    assert isinstance(result, Mapped), result
+    return result.payload
+
+
+def texts(message: dict[str, Any]) -> list[str]:
+    return [block["text"]["value"] for block in message["content"]]
+
+
+def parts(role: str, *contents: str | None) -> dict[str, Any]:
+    return {"role": role, "parts": [{"type": "text", "content": c} for c in contents]}
+
+
+# The shape opentelemetry-instrumentation-openai 0.55-0.62 writes after
+# messages.list(order="asc") on a thread with two turns.
+CURRENT = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.response.model": "gpt-4o-mini",
+    "gen_ai.input.messages": json.dumps(
+        [
+            parts("system", "You are a personal math tutor."),
+            parts("system", None),
+            parts("user", "first question"),
+            parts("user", "I need to solve the equation `3x + 11 = 14`. Can you help me?"),
+        ]
+    ),
+    "gen_ai.output.messages": json.dumps(
+        [parts("assistant", "first answer"), parts("assistant", "x = 1")]
+    ),
+    "gen_ai.response.0.id": "msg_first",
+    "gen_ai.response.1.id": "msg_HK3aVWLIOnojFNHPtnCPaIRI",
+    "gen_ai.usage.input_tokens": 381,
+    "gen_ai.usage.output_tokens": 88,
+}
+
+
+def test_current_upstream_run_takes_last_user_and_last_answer() -> None:
+    payload = mapped("openai.assistant.run", CURRENT)
+    assert payload["reconify"] == {"format": "openai", "type": "assistant", "version": "3.1.0"}
+    assert payload["timestamps"] == {"request": 1_774_963_843_123, "response": 1_774_963_856_987}
+    request, response = payload["request"], payload["response"]
+    assert texts(request) == ["I need to solve the equation `3x + 11 = 14`. Can you help me?"]
+    assert request["role"] == "user" and request["object"] == "thread.message"
+    assert request["model"] == "gpt-4o-mini"
+    assert request["id"] is None and request["created_at"] is None  # never invented
+    assert texts(response) == ["x = 1"]
+    assert response["id"] == "msg_HK3aVWLIOnojFNHPtnCPaIRI"
+    assert response["role"] == "assistant"
+    assert response["usage"] == {"prompt_tokens": 381, "completion_tokens": 88, "total_tokens": 469}
+    assert payload["session"] is None and payload["user"] == {}
+    assert payload["sessionTimeout"] is None
+
+
+def test_current_upstream_stream_keeps_every_text_in_order() -> None:
+    attrs = {
+        "gen_ai.output.messages": json.dumps(
+            [parts("assistant", "part one"), parts("assistant", "part two", "part three")]
+        ),
+        "gen_ai.response.0.id": "msg_a",
+        "gen_ai.response.1.id": "msg_b",
+        "gen_ai.usage.input_tokens": 10,
+        "gen_ai.usage.output_tokens": 5,
+    }
+    payload = mapped("openai.assistant.run_stream", attrs)
+    assert texts(payload["response"]) == ["part one", "part two", "part three"]
+    assert payload["response"]["id"] == "msg_b"
+    assert payload["request"]["content"] == []  # run_stream never carries the user message
+    assert payload["response"]["usage"]["total_tokens"] == 15
+
+
+@pytest.mark.parametrize(
+    ("prefix_in", "prefix_out", "usage"),
+    [
+        ("gen_ai.prompt", "gen_ai.completion", {}),  # 0.17-0.33
+        (
+            "gen_ai.prompt",
+            "gen_ai.completion",
+            {"gen_ai.usage.prompt_tokens": 7, "gen_ai.usage.completion_tokens": 3},
+        ),  # 0.34-0.47
+        (
+            "gen_ai.prompt",
+            "gen_ai.completion",
+            {"gen_ai.usage.input_tokens": 7, "gen_ai.usage.output_tokens": 3},
+        ),  # 0.48-0.54
+    ],
+)
+def test_indexed_generations(prefix_in: str, prefix_out: str, usage: dict[str, int]) -> None:
+    attrs: dict[str, Any] = {
+        "gen_ai.request.model": "gpt-4o",
+        f"{prefix_in}.0.role": "system",
+        f"{prefix_in}.0.content": "instructions",
+        f"{prefix_in}.1.role": "user",
+        f"{prefix_in}.1.content": "old question",
+        f"{prefix_in}.2.role": "user",
+        f"{prefix_in}.2.content": "new question",
+        f"{prefix_out}.0.role": "assistant",
+        f"{prefix_out}.0.content": "old answer",
+        f"{prefix_out}.1.role": "assistant",
+        f"{prefix_out}.1.content": "new answer",
+        "gen_ai.response.1.id": "msg_new",
+        **usage,
+    }
+    payload = mapped("openai.assistant.run", attrs)
+    assert texts(payload["request"]) == ["new question"]
+    assert payload["request"]["model"] == "gpt-4o"
+    assert texts(payload["response"]) == ["new answer"]
+    assert payload["response"]["id"] == "msg_new"
+    expected = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10} if usage else None
+    assert payload["response"]["usage"] == expected
+
+
+def test_oldest_generation_lists_user_messages_among_completions() -> None:
+    # 0.15-0.16: llm.* names, user messages also appear as completions, no usage.
+    attrs = {
+        "llm.request.type": "chat",
+        "llm.request.model": "gpt-3.5-turbo",
+        "llm.prompts.0.role": "system",
+        "llm.prompts.0.content": "instructions",
+        "llm.completions.0.role": "user",
+        "llm.completions.0.content": "what is 2+2?",
+        "llm.completions.1.role": "assistant",
+        "llm.completions.1.content": "4",
+    }
+    payload = mapped("openai.assistant.run", attrs)
+    assert texts(payload["request"]) == ["what is 2+2?"]
+    assert texts(payload["response"]) == ["4"]
+    assert payload["request"]["model"] == "gpt-3.5-turbo"
+    assert payload["response"]["id"] is None and payload["response"]["usage"] is None
+
+
+def test_content_as_events_still_sends_ids_and_usage() -> None:
+    attrs = {"gen_ai.response.0.id": "msg_x", "gen_ai.usage.input_tokens": 1,
+             "gen_ai.usage.output_tokens": 2}
+    payload = mapped("openai.assistant.run", attrs)
+    assert payload["response"]["id"] == "msg_x" and payload["response"]["content"] == []
+    assert payload["response"]["usage"]["total_tokens"] == 3
+
+
+USER_MESSAGE = {
+    "id": "msg_KXmJuJ3n0yNzkof0jQk2iWEj",
+    "object": "thread.message",
+    "created_at": 1774963843,
+    "assistant_id": None,
+    "thread_id": "thread_erGl66dVoAO1EY2Mp3lvn9JB",
+    "run_id": None,
+    "role": "user",
+    "content": [{"type": "text", "text": {"value": "hello", "annotations": []}}],
+    "attachments": [],
+    "metadata": {},
+}
+
+
+def answer(message_id: str, text: str, created_at: int) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "object": "thread.message",
+        "created_at": created_at,
+        "assistant_id": "asst_Leo2sRC1zfL8826tvsgfhKJ4",
+        "thread_id": "thread_erGl66dVoAO1EY2Mp3lvn9JB",
+        "run_id": "run_31fgVjfVXHHOJZbQnBWJXhlN",
+        "role": "assistant",
+        "content": [{"type": "text", "text": {"value": text, "annotations": []}}],
+        "attachments": [],
+        "metadata": {},
+    }
+
+
+OWN = {
+    A.OPERATION_NAME: "invoke_agent",
+    A.PROVIDER_NAME: "openai",
+    A.CONVERSATION_ID: "thread_erGl66dVoAO1EY2Mp3lvn9JB",
+    A.AGENT_ID: "asst_Leo2sRC1zfL8826tvsgfhKJ4",
+    A.RUN_ID: "run_31fgVjfVXHHOJZbQnBWJXhlN",
+    A.RUN_STATUS: "completed",
+    A.REQUEST_MODEL: "gpt-4o-mini",
+    A.REQUEST_MESSAGE: json.dumps(USER_MESSAGE),
+    A.RESPONSE_MESSAGES: json.dumps(
+        [answer("msg_1", "first", 1774963855), answer("msg_2", "second", 1774963856)]
+    ),
+    A.USAGE_INPUT_TOKENS: 381,
+    A.USAGE_OUTPUT_TOKENS: 88,
+    A.USAGE_TOTAL_TOKENS: 469,
+}
+
+
+def test_own_contract_rebuilds_the_messages_exactly() -> None:
+    payload = mapped("invoke_agent Math Tutor", OWN)
+    assert payload["session"] == "thread_erGl66dVoAO1EY2Mp3lvn9JB"
+    assert payload["request"] == {
+        **USER_MESSAGE,
+        "assistant_id": "asst_Leo2sRC1zfL8826tvsgfhKJ4",  # filled from the run, as Node does
+        "model": "gpt-4o-mini",
+    }
+    response = payload["response"]
+    assert response["id"] == "msg_2" and response["created_at"] == 1774963856
+    assert texts(response) == ["first", "second"]
+    assert response["usage"] == {"prompt_tokens": 381, "completion_tokens": 88, "total_tokens": 469}
+
+
+def test_defaults_override_the_thread_session() -> None:
+    payload = mapped(
+        "invoke_agent Math Tutor",
+        OWN,
+        Defaults(session="MySessionId", session_timeout=15, user={"userId": "123"}),
+    )
+    assert payload["session"] == "MySessionId"
+    assert payload["sessionTimeout"] == 15
+    assert payload["user"] == {"userId": "123"}
+
+
+def test_error_runs_are_skipped() -> None:
+    span = make_span("openai.assistant.run", {"error.type": "APIConnectionError"}, error=True)
+    result = map_span(from_sdk(span))
+    assert result == Skipped(Skip.ERROR_RUN, "APIConnectionError")
+
+
+def test_no_answer_is_skipped() -> None:
+    span = make_span("openai.assistant.run", {"gen_ai.input.messages": "[]"})
+    assert map_span(from_sdk(span)) == Skipped(Skip.NO_ANSWER, "the span holds no assistant message")
+
+
+def test_bad_json_is_named_and_mapped_around() -> None:
+    attrs = dict(OWN, **{A.REQUEST_MESSAGE: "{not json", A.INPUT_MESSAGES: "[1, 2"})
+    result = map_span(from_sdk(make_span("invoke_agent x", attrs)))
+    assert isinstance(result, Mapped)
+    assert result.bad_attributes == (A.REQUEST_MESSAGE, A.INPUT_MESSAGES)
+    assert result.payload["request"]["content"] == []
+    assert texts(result.payload["response"]) == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "selected"),
+    [
+        ("openai.assistant.run", {}, True),
+        ("openai.assistant.run_stream", {}, True),
+        ("invoke_agent Math Tutor", {A.RUN_ID: "run_1"}, True),
+        ("invoke_agent Other", {}, False),  # an agent span that is not an Assistants run
+        ("openai.chat", {"gen_ai.provider.name": "openai"}, False),
+        ("GET /users", {"http.method": "GET"}, False),
+    ],
+)
+def test_selection(name: str, attributes: dict[str, Any], selected: bool) -> None:
+    assert is_assistant_run(name, attributes) is selected
