@@ -12,7 +12,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Status, StatusCode
 
 from reconify_otel import attributes as A
-from reconify_otel.mapping import Defaults, Mapped, Skip, Skipped, is_assistant_run, map_span
+from reconify_otel.mapping import (
+    Defaults,
+    Mapped,
+    Payload,
+    Skip,
+    Skipped,
+    is_assistant_run,
+    map_span,
+)
 from reconify_otel.spans import from_sdk
 
 START_NS = 1_774_963_843_123_456_789
@@ -33,10 +41,10 @@ def make_span(
     return finished
 
 
-def mapped(name: str, attributes: dict[str, Any], defaults: Defaults = Defaults()) -> dict[str, Any]:
+def mapped(name: str, attributes: dict[str, Any], defaults: Defaults | None = None) -> Payload:
     span = make_span(name, attributes)
     assert is_assistant_run(span.name, span.attributes or {})
-    result = map_span(from_sdk(span), defaults)
+    result = map_span(from_sdk(span), defaults or Defaults())
     assert isinstance(result, Mapped), result
     return result.payload
 
@@ -256,7 +264,8 @@ def test_error_runs_are_skipped() -> None:
 
 def test_no_answer_is_skipped() -> None:
     span = make_span("openai.assistant.run", {"gen_ai.input.messages": "[]"})
-    assert map_span(from_sdk(span)) == Skipped(Skip.NO_ANSWER, "the span holds no assistant message")
+    expected = Skipped(Skip.NO_ANSWER, "the span holds no assistant message")
+    assert map_span(from_sdk(span)) == expected
 
 
 def test_bad_json_is_named_and_mapped_around() -> None:

@@ -39,6 +39,7 @@ from ._http import LoopbackHandler, LoopbackServer
 from .cassette import Interaction, load_cassette
 
 __all__ = [
+    "PROMPT_OVERHEAD",
     "RUN_OUTCOMES",
     "RecordedRequest",
     "ReplayAssistantsAPI",
@@ -210,19 +211,22 @@ class ReplayAssistantsAPI(_AssistantsServer):
         super().__init__(port)
         self.cassette_path = Path(cassette_path)
         self._load_lock = threading.Lock()
+        self._interactions: list[Interaction] = []
         self._by_key: dict[tuple[str, str], list[Interaction]] | None = None
         self._served: dict[tuple[str, str], int] = {}
 
     @property
     def interactions(self) -> list[Interaction]:
         """The cassette's interactions in recorded order (parsed on first use)."""
-        return [item for items in self._load().values() for item in items]
+        self._load()
+        return list(self._interactions)
 
     def _load(self) -> dict[tuple[str, str], list[Interaction]]:
         with self._load_lock:
             if self._by_key is None:
+                self._interactions = load_cassette(self.cassette_path)
                 by_key: dict[tuple[str, str], list[Interaction]] = {}
-                for item in load_cassette(self.cassette_path):
+                for item in self._interactions:
                     by_key.setdefault((item.method, item.path), []).append(item)
                 self._by_key = by_key
             return self._by_key
@@ -387,6 +391,8 @@ class SimulatedAssistantsAPI(_AssistantsServer):
       ``"failed"`` sets ``last_error`` to ``{error_code, error_message}``;
       ``"incomplete"`` keeps the first half of the reply and sets
       ``incomplete_details.reason = "max_completion_tokens"``.
+    * As on OpenAI, a thread with an active run refuses new runs and messages
+      (400); ``runs.cancel`` answers ``cancelling`` and the next poll ``cancelled``.
     * ``created_at`` is ``int(time.time())``; ids (``asst_``, ``thread_``,
       ``msg_``, ``run_``, ``step_``, ``call_``) come from a seeded generator.
     """
@@ -726,6 +732,7 @@ class SimulatedAssistantsAPI(_AssistantsServer):
         thread = self._new_thread(body.get("thread") or {})
         started = self._start_run(thread["id"], body)
         if isinstance(started, _Answer):
+            del self.threads[thread["id"]], self.messages[thread["id"]]  # refused: leave no trace
             return started
         if not body.get("stream"):
             return _json_answer(started)
