@@ -1,6 +1,17 @@
 """Send OpenAI Assistants conversations traced with OpenTelemetry to Reconify."""
 
 from reconify_otel.exporter import ReconifySpanExporter
+from reconify_otel.identity import session, set_session, set_session_timeout, set_user, user
+from reconify_otel.processor import IdentitySpanProcessor
 from reconify_otel.version import __version__
 
-__all__ = ["ReconifySpanExporter", "__version__"]
+__all__ = [
+    "IdentitySpanProcessor",
+    "ReconifySpanExporter",
+    "__version__",
+    "session",
+    "set_session",
+    "set_session_timeout",
+    "set_user",
+    "user",
+]

@@ -40,3 +40,16 @@ USAGE_TOTAL_TOKENS = "openai.assistants.usage.total_tokens"
 UPSTREAM_RUN = "openai.assistant.run"
 UPSTREAM_RUN_STREAM = "openai.assistant.run_stream"
 UPSTREAM_SPAN_NAMES = frozenset({UPSTREAM_RUN, UPSTREAM_RUN_STREAM})
+
+# Users and sessions (``identity``): OpenTelemetry names where they exist.
+SESSION_ID = "session.id"
+USER_ID = "user.id"
+USER_EMAIL = "user.email"
+USER_FULL_NAME = "user.full_name"
+ENDUSER_ID = "enduser.id"
+SESSION_TIMEOUT = "reconify.session.timeout"
+USER_AUTHENTICATED = "reconify.user.is_authenticated"
+USER_PERSONAL = "reconify.user.personal"  # JSON: firstName, lastName, email, phone, gender
+USER_REF = "reconify.user.ref"  # personal fields kept in-process, see identity.py
+TRACELOOP_USER_ID = "traceloop.association.properties.user_id"
+TRACELOOP_SESSION_ID = "traceloop.association.properties.session_id"

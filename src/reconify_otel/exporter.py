@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from reconify_otel.counters import Counters
 from reconify_otel.encoding import encode, masked
+from reconify_otel.identity import resolve_personal
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.mapping import Defaults, Mapped, is_assistant_run, map_span
 from reconify_otel.settings import Settings, resolve
@@ -55,7 +56,9 @@ class ReconifySpanExporter(SpanExporter):
         )
         if self._settings.debug:
             enable_debug_logging()
-        self._defaults = Defaults(session_timeout=self._settings.session_timeout)
+        self._defaults = Defaults(
+            session_timeout=self._settings.session_timeout, resolve_personal=resolve_personal
+        )
         self._transport = Transport(self._settings)
         self._counters = Counters()
         self._log = RateLimitedLog(logger)

@@ -9,7 +9,7 @@ The Reconify keys are added only when a payload is encoded for sending.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -44,11 +44,13 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
-    """Exporter-wide values used where a span carries none."""
+    """Values used where a span carries none, and how to find personal fields kept
+    out of span attributes (``identity``); without it only the user id is sent."""
 
     session: str | None = None
     session_timeout: int | None = None
     user: Mapping[str, Any] | None = None
+    resolve_personal: Callable[[str], Mapping[str, Any] | None] | None = None
 
 
 NO_DEFAULTS = Defaults()
@@ -90,9 +92,11 @@ def map_span(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Ski
     payload: Payload = {
         "reconify": {"format": "openai", "type": "assistant", "version": RECONIFY_API_VERSION},
         "timestamps": {"request": span.start_ns // 1_000_000, "response": span.end_ns // 1_000_000},
-        "session": defaults.session or thread_id,
-        "sessionTimeout": defaults.session_timeout,
-        "user": dict(defaults.user) if defaults.user else {},
+        "session": _first_str(attrs, A.SESSION_ID, A.TRACELOOP_SESSION_ID)
+        or defaults.session
+        or thread_id,
+        "sessionTimeout": _int(attrs.get(A.SESSION_TIMEOUT)) or defaults.session_timeout,
+        "user": _user(attrs, defaults, bad),
         "request": request,
         "response": response,
     }
@@ -262,6 +266,27 @@ def _usage(attrs: Mapping[str, Any]) -> Payload | None:
     if prompt is None and completion is None and total is None:
         return None
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+
+
+def _user(attrs: Mapping[str, Any], defaults: Defaults, bad: list[str]) -> Payload:
+    """Reconify's user object from span attributes, else the defaults' user."""
+    user_id = _first_str(attrs, A.USER_ID, A.ENDUSER_ID, A.TRACELOOP_USER_ID)
+    personal = _json_attr(attrs, A.USER_PERSONAL, dict, bad) or {}
+    ref = _str(attrs.get(A.USER_REF))
+    if ref and defaults.resolve_personal is not None:
+        personal = dict(defaults.resolve_personal(ref) or {}, **personal)
+    email = _str(attrs.get(A.USER_EMAIL)) or _str(personal.get("email"))
+    if not (user_id or email):
+        return dict(defaults.user) if defaults.user else {}
+    user: Payload = {"userId": user_id} if user_id else {}
+    authenticated = attrs.get(A.USER_AUTHENTICATED)
+    if isinstance(authenticated, bool):
+        user["isAuthenticated"] = int(authenticated)
+    for key in ("firstName", "lastName", "email", "phone", "gender"):
+        value = email if key == "email" else _str(personal.get(key))
+        if value:
+            user[key] = value
+    return user
 
 
 def _json_attr(attrs: Mapping[str, Any], key: str, kind: type, bad: list[str]) -> Any:
