@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import wrapt
 
 from reconify_otel.loopback.sink import ReconifySink
 
@@ -34,3 +37,54 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     monkeypatch.setenv("RECONIFY_APP_KEY", APP_KEY)
     monkeypatch.setenv("RECONIFY_API_KEY", API_KEY)
     return APP_KEY, API_KEY
+
+
+_PATCHED_CLASSES = [
+    ("openai.resources.beta.threads.runs.runs", ("Runs", "AsyncRuns")),
+    ("openai.resources.beta.threads.messages", ("Messages", "AsyncMessages")),
+    ("openai.resources.beta.threads.threads", ("Threads", "AsyncThreads")),
+    ("openai.resources.beta.assistants", ("Assistants", "AsyncAssistants")),
+    ("openai.resources.chat.completions", ("Completions", "AsyncCompletions")),
+    ("openai.resources.completions", ("Completions", "AsyncCompletions")),
+    ("openai.resources.embeddings", ("Embeddings", "AsyncEmbeddings")),
+    ("openai.resources.images", ("Images", "AsyncImages")),
+    ("openai.resources.responses", ("Responses", "AsyncResponses")),
+]
+
+
+# wrapt 2 spells the proxy base BaseObjectProxy; wrapt 1 ObjectProxy.
+_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
+
+@contextmanager
+def sdk_restored() -> Iterator[None]:
+    """Run on the bare SDK and leave it bare.
+
+    ``OpenAIInstrumentor.uninstrument()`` (0.62) leaves its Assistants wrappers on the SDK:
+    it calls ``unwrap(module, "Runs.create")``, a dotted attribute that never resolves.
+    """
+    clean = []
+    for module, names in _PATCHED_CLASSES:
+        mod = importlib.import_module(module)
+        for name in names:
+            cls = getattr(mod, name, None)
+            for key, value in dict(vars(cls) if cls is not None else {}).items():
+                bare = value
+                while isinstance(bare, _PROXY):
+                    bare = bare.__wrapped__
+                if bare is not value:
+                    setattr(cls, key, bare)
+                clean.append((cls, key, bare))
+    try:
+        yield
+    finally:
+        for cls, key, bare in clean:
+            if vars(cls).get(key) is not bare:
+                setattr(cls, key, bare)
+
+
+@pytest.fixture(autouse=True)
+def bare_openai_sdk() -> Iterator[None]:
+    """No test sees another test's instrumentation."""
+    with sdk_restored():
+        yield

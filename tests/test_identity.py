@@ -194,3 +194,54 @@ def test_bad_sessions_fail_at_the_call() -> None:
         pass
     with pytest.raises(ValueError):
         reconify_otel.set_session_timeout(-5)
+
+
+def test_concurrent_async_runs_carry_their_own_user_and_session(sink: Any) -> None:
+    """AssistantsInstrumentor records what was current when each run started."""
+    from openai import AsyncOpenAI
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from reconify_otel import AssistantsInstrumentor, ReconifySpanExporter
+    from reconify_otel.loopback.assistants_api import SimulatedAssistantsAPI
+
+    from .conftest import API_KEY, APP_KEY
+
+    provider = TracerProvider()
+    exporter = ReconifySpanExporter(f"{sink.url}/track", APP_KEY, API_KEY)
+    provider.add_span_processor(IdentitySpanProcessor())
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=20))
+    instrumentor = AssistantsInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with SimulatedAssistantsAPI() as api:
+            client = AsyncOpenAI(base_url=api.base_url, api_key="sk-test")
+
+            async def conversation(n: int) -> str:
+                assistant = await client.beta.assistants.create(model="gpt-4o-mini", name="A")
+                thread = await client.beta.threads.create()
+                await client.beta.threads.messages.create(thread.id, role="user", content=f"q{n}")
+                with reconify_otel.session(f"session-{n}"), reconify_otel.user({"userId": f"u{n}"}):
+                    run = await client.beta.threads.runs.create_and_poll(
+                        thread_id=thread.id, assistant_id=assistant.id
+                    )
+                # Listed outside the blocks, in another task's turn: still this run's identity.
+                with reconify_otel.session("someone-else"):
+                    await client.beta.threads.messages.list(thread.id, limit=1, run_id=run.id)
+                return str(run.id)
+
+            async def many() -> list[str]:
+                return list(await asyncio.gather(*(conversation(n) for n in range(6))))
+
+            run_ids = asyncio.run(many())
+        provider.force_flush()
+        assert sink.wait_for(6, timeout=10)
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+    by_run = {p["response"]["run_id"]: p for p in sink.payloads}
+    assert sorted(by_run) == sorted(run_ids) and len(sink.payloads) == 6
+    for n, run_id in enumerate(run_ids):
+        payload = by_run[run_id]
+        assert payload["session"] == f"session-{n}"
+        assert payload["user"] == {"userId": f"u{n}"}
+        assert payload["request"]["content"][0]["text"]["value"] == f"q{n}"

@@ -40,6 +40,8 @@ USAGE_TOTAL_TOKENS = "openai.assistants.usage.total_tokens"
 UPSTREAM_RUN = "openai.assistant.run"
 UPSTREAM_RUN_STREAM = "openai.assistant.run_stream"
 UPSTREAM_SPAN_NAMES = frozenset({UPSTREAM_RUN, UPSTREAM_RUN_STREAM})
+# Set on those spans while AssistantsInstrumentor reports the same runs: skip them.
+SUPERSEDED = "reconify.superseded"
 
 # Users and sessions (``identity``): OpenTelemetry names where they exist.
 SESSION_ID = "session.id"

@@ -14,10 +14,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from reconify_otel.counters import Counters
-from reconify_otel.encoding import encode, masked
 from reconify_otel.identity import resolve_personal
 from reconify_otel.logs import RateLimitedLog
-from reconify_otel.mapping import Defaults, Mapped, is_assistant_run, map_span
+from reconify_otel.mapping import Defaults, is_assistant_run
+from reconify_otel.prepare import Preparer
 from reconify_otel.settings import Settings, resolve
 from reconify_otel.spans import from_sdk
 from reconify_otel.transport import Outcome, Transport
@@ -56,11 +56,15 @@ class ReconifySpanExporter(SpanExporter):
         )
         if self._settings.debug:
             enable_debug_logging()
-        self._defaults = Defaults(
-            session_timeout=self._settings.session_timeout, resolve_personal=resolve_personal
+        self._counters = Counters()
+        self._preparer = Preparer(
+            self._settings,
+            self._counters,
+            Defaults(
+                session_timeout=self._settings.session_timeout, resolve_personal=resolve_personal
+            ),
         )
         self._transport = Transport(self._settings)
-        self._counters = Counters()
         self._log = RateLimitedLog(logger)
         self._shut_down = False
 
@@ -79,25 +83,11 @@ class ReconifySpanExporter(SpanExporter):
 
     def _export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         bodies: list[bytes] = []
-        app_key, api_key = self._settings.secrets
         for span in spans:
-            if not is_assistant_run(span.name, span.attributes or {}):
-                continue
-            result = map_span(from_sdk(span), self._defaults)
-            if not isinstance(result, Mapped):
-                self._counters.add(f"skipped_{result.reason.value}")
-                logger.debug("run not sent (%s): %s", result.reason.value, result.detail)
-                continue
-            if result.bad_attributes:
-                self._counters.add("bad_attributes", len(result.bad_attributes))
-                self._log.warning(
-                    "bad-attr",
-                    "unusable span attributes ignored: %s",
-                    ", ".join(result.bad_attributes),
-                )
-            if self._settings.debug:
-                logger.info("reconify payload: %s", masked(result.payload))
-            bodies.append(encode(result.payload, app_key, api_key))
+            if is_assistant_run(span.name, span.attributes or {}):
+                body = self._preparer.prepare(from_sdk(span))
+                if isinstance(body, bytes):
+                    bodies.append(body)
         if not bodies:
             return SpanExportResult.SUCCESS
         results = self._transport.send_all(bodies)

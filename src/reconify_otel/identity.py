@@ -153,18 +153,29 @@ def span_attributes() -> tuple[dict[str, Any], dict[str, Any]]:
     return explicit, fallback
 
 
+Captured = tuple[dict[str, Any], dict[str, Any]]
+
+
 def stamp(span: Any) -> None:
     """Record the current user and session on a recording span (SDK span API)."""
     explicit, fallback = span_attributes()
-    if fallback:
-        present = getattr(span, "attributes", None) or {}
-        if any(key in present for key in _SESSION_KEYS):
-            fallback = {k: v for k, v in fallback.items() if k not in _SESSION_GROUP}
-        if any(key in present for key in _USER_KEYS):
-            fallback = {k: v for k, v in fallback.items() if k in _SESSION_GROUP}
-        span.set_attributes(fallback)
-    if explicit:
-        span.set_attributes(explicit)
+    present = getattr(span, "attributes", None) or {}
+    span.set_attributes({**_unclaimed(fallback, present), **explicit})
+
+
+def with_identity(attrs: Mapping[str, Any], captured: Captured) -> dict[str, Any]:
+    """``attrs`` plus a user and session captured earlier (``span_attributes()``)."""
+    explicit, fallback = captured
+    return {**_unclaimed(fallback, attrs), **attrs, **explicit}
+
+
+def _unclaimed(fallback: dict[str, Any], present: Mapping[str, Any]) -> dict[str, Any]:
+    """The process defaults a span does not already answer with another tool's values."""
+    if fallback and any(key in present for key in _SESSION_KEYS):
+        fallback = {k: v for k, v in fallback.items() if k not in _SESSION_GROUP}
+    if fallback and any(key in present for key in _USER_KEYS):
+        fallback = {k: v for k, v in fallback.items() if k in _SESSION_GROUP}
+    return fallback
 
 
 # Another tool's session or user on a span outranks a process default.

@@ -59,7 +59,7 @@ NO_DEFAULTS = Defaults()
 def is_assistant_run(name: str, attributes: Mapping[str, Any]) -> bool:
     """Cheap test run on every span the application makes; most answer False at once."""
     if name in A.UPSTREAM_SPAN_NAMES:
-        return True
+        return attributes.get(A.SUPERSEDED) is not True
     return name.startswith(A.INVOKE_AGENT) and A.RUN_ID in attributes
 
 

@@ -17,8 +17,12 @@ from reconify_otel.identity import stamp
 
 class IdentitySpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        # AssistantsInstrumentor's spans carry what was current when the run started,
+        # which may differ from what is current when the span is made.
         name = span.name
-        if name in A.UPSTREAM_SPAN_NAMES or name.startswith(A.INVOKE_AGENT):
+        if name in A.UPSTREAM_SPAN_NAMES or (
+            name.startswith(A.INVOKE_AGENT) and A.RUN_ID not in (span.attributes or {})
+        ):
             stamp(span)
 
     def on_end(self, span: ReadableSpan) -> None:

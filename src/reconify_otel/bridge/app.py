@@ -1,0 +1,194 @@
+"""The bridge's ASGI application.
+
+Plain ASGI rather than Starlette: two routes do not need a framework, the body is
+read chunk by chunk so the size cap holds before a byte more is buffered, and the
+only dependency left is the server (uvicorn).
+
+Order of checks, cheapest first and none of them reading the body: path (404),
+method (405), token (401), content type and encoding (415), load (429); then the
+body (413), and in a worker thread decoding (400, 413) and forwarding (200, 503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from reconify_otel.bridge import wire
+from reconify_otel.bridge.config import BridgeConfig
+from reconify_otel.bridge.forward import DedupWindow, Forwarder
+from reconify_otel.counters import Counters
+from reconify_otel.settings import Settings
+from reconify_otel.transport import Transport
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+TRACES_PATH = "/v1/traces"
+HEALTH_PATH = "/healthz"
+
+logger = logging.getLogger("reconify_otel.bridge")
+
+
+class _Answer(Exception):
+    """An early HTTP answer raised from inside request handling."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
+class BridgeApp:
+    """OTLP/HTTP traces in, Reconify interactions out. Owns its ``Transport``, closed
+    at ASGI lifespan shutdown, after the server has drained in-flight requests."""
+
+    def __init__(self, settings: Settings, config: BridgeConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.counters = Counters()
+        self.window = DedupWindow(config.dedup_window)
+        self._transport = Transport(settings)
+        self._forwarder = Forwarder(
+            settings, self._transport, self.window, self.counters, config.retry_after
+        )
+        self._token = config.token.reveal().encode() if config.token is not None else None
+        # One thread per admitted request: decoding and sending never block the loop.
+        self._workers = ThreadPoolExecutor(config.max_in_flight, "reconify-bridge")
+        self._in_flight = 0
+
+    def close(self) -> None:
+        """Stop sending (a pending retry ends at once) and release threads. Idempotent."""
+        self._transport.close()
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def closed(self) -> bool:
+        return self._transport.closed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        content_type = wire.media_type(headers.get("content-type", ""))
+        try:
+            if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+                body = json.dumps({"status": "ok", **self.stats()}).encode()
+                await _respond(send, 200, body, wire.JSON)
+                return
+            self._check_request(scope, headers, content_type)
+            if self._in_flight >= self.config.max_in_flight:
+                self.counters.add("overloaded")
+                raise _Answer(429, "bridge busy, retry later", retry_after=1.0)
+            self._in_flight += 1
+            try:
+                body = await self._read_body(headers, receive)
+                answer = await asyncio.get_running_loop().run_in_executor(
+                    self._workers, self._handle, body, content_type, headers
+                )
+            finally:
+                self._in_flight -= 1
+        except _Answer as early:
+            self.counters.add(f"http_{early.status}")
+            payload, kind = wire.encode_error(content_type, early.status, early.message)
+            await _respond(send, early.status, payload, kind, early.retry_after)
+            return
+        except _Disconnected:
+            return
+        self.counters.add("http_200")
+        await _respond(send, 200, answer, wire.answer_type(content_type))
+
+    def _check_request(self, scope: Scope, headers: dict[str, str], content_type: str) -> None:
+        if scope["path"] != TRACES_PATH:
+            raise _Answer(404, f"no such path; OTLP traces go to POST {TRACES_PATH}")
+        if scope["method"] != "POST":
+            raise _Answer(405, f"{TRACES_PATH} accepts POST only")
+        if self._token is not None and not _token_matches(headers, self._token):
+            raise _Answer(401, "missing or wrong Authorization: Bearer token")
+        if content_type not in wire.CONTENT_TYPES:
+            raise _Answer(415, f"Content-Type must be {' or '.join(wire.CONTENT_TYPES)}")
+        if headers.get("content-encoding", "").strip().lower() not in wire.ENCODINGS:
+            raise _Answer(415, "Content-Encoding must be gzip, deflate or none")
+
+    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
+        limit = self.config.max_body_bytes
+        over = _Answer(413, f"body over {limit} bytes")
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise over
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            body += message.get("body", b"")
+            if len(body) > limit:
+                raise over
+            if not message.get("more_body", False):
+                return bytes(body)
+
+    def _handle(self, body: bytes, content_type: str, headers: dict[str, str]) -> bytes:
+        """In a worker thread: decode and forward; the 200 answer's body, else ``_Answer``."""
+        encoding = headers.get("content-encoding", "").strip().lower()
+        try:
+            request = wire.decode(body, content_type, encoding, self.config.max_decompressed_bytes)
+        except wire.TooLarge as error:
+            raise _Answer(413, str(error)) from None
+        except wire.BadRequest as error:
+            raise _Answer(400, str(error)) from None
+        verdict = self._forwarder.forward(request)
+        if verdict.retry_after is not None:
+            # 503, never 500: the Collector retries 503 and drops the batch on 500.
+            raise _Answer(503, "Reconify is unavailable; retry later", verdict.retry_after)
+        return wire.encode_response(content_type, verdict.rejected, verdict.message)[0]
+
+    def stats(self) -> dict[str, int]:
+        """Counters for /healthz: requests by status, spans by outcome; never a key."""
+        counts = self.counters.snapshot()
+        return {**counts, "in_flight": self._in_flight, "dedup_entries": len(self.window)}
+
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived; nothing to answer."""
+
+
+def _token_matches(headers: dict[str, str], token: bytes) -> bool:
+    scheme, _, given = headers.get("authorization", "").partition(" ")
+    # compare_digest: the time taken does not tell how much of a guess was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, content_type: str, retry_after: float | None = None
+) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,184 @@
+"""From a decoded OTLP batch to Reconify: select, deduplicate, map, encode, send.
+
+The same ``is_assistant_run`` / ``map_span`` / ``encode`` / ``Transport`` as the
+in-process exporter, so a run gives the same payload by either route. What is new
+here is only what a server needs: remembering what was delivered, so the
+Collector's whole-batch retries send each interaction once, and a verdict the
+HTTP layer turns into 200, partial success or 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from reconify_otel.counters import Counters
+from reconify_otel.mapping import Defaults, Skip
+from reconify_otel.prepare import Preparer
+from reconify_otel.settings import Settings
+from reconify_otel.spans import SpanRecord, assistant_runs
+from reconify_otel.transport import Outcome, Transport
+
+logger = logging.getLogger("reconify_otel.bridge")
+
+
+class Seen(Enum):
+    NEW = "new"  # claimed by the caller, who must settle or release it
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SENDING = "sending"  # another request is sending it right now
+
+
+class DedupWindow:
+    """Spans already settled (bounded LRU) plus those being sent. Thread-safe.
+
+    A span being sent by one request is not sent again by a concurrent retry of
+    the same batch; that retry is told to come back (503) once the outcome is known.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._settled: OrderedDict[int, bool] = OrderedDict()  # key -> rejected
+        self._sending: set[int] = set()
+
+    def claim(self, keys: Sequence[int]) -> list[Seen]:
+        seen: list[Seen] = []
+        with self._lock:
+            for key in keys:
+                rejected = self._settled.get(key)
+                if rejected is not None:
+                    self._settled.move_to_end(key)
+                    seen.append(Seen.REJECTED if rejected else Seen.ACCEPTED)
+                elif key in self._sending:
+                    seen.append(Seen.SENDING)
+                else:
+                    self._sending.add(key)
+                    seen.append(Seen.NEW)
+        return seen
+
+    def settle(self, key: int, rejected: bool) -> None:
+        """Remember a final outcome; a retry will not send this span again."""
+        with self._lock:
+            self._sending.discard(key)
+            if self._size:
+                self._settled[key] = rejected
+                if len(self._settled) > self._size:
+                    self._settled.popitem(last=False)
+
+    def release(self, key: int) -> None:
+        """Forget a claim without an outcome, so a retry sends the span again."""
+        with self._lock:
+            self._sending.discard(key)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._settled)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    rejected: int = 0
+    message: str = ""
+    retry_after: float | None = None  # set: answer 503, the Collector resends the batch
+
+
+class Forwarder:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: Transport,
+        window: DedupWindow,
+        counters: Counters,
+        default_retry_after: float,
+    ) -> None:
+        # Personal fields kept out of spans live in the application's process: here only
+        # what the spans carry (the user id) is known.
+        self._preparer = Preparer(
+            settings, counters, Defaults(session_timeout=settings.session_timeout)
+        )
+        self._transport = transport
+        self._window = window
+        self._counters = counters
+        self._default_retry_after = default_retry_after
+
+    def forward(self, request: ExportTraceServiceRequest) -> Verdict:
+        runs = _unique(assistant_runs(request))
+        self._counters.add("selected_spans", len(runs))
+        keys = [_key(run) for run in runs]
+        seen = self._window.claim(keys)
+        unsettled = {key for key, state in zip(keys, seen, strict=True) if state is Seen.NEW}
+        try:
+            return self._forward(runs, keys, seen, unsettled)
+        finally:
+            for key in unsettled:  # failed, or an error: a retry sends these again
+                self._window.release(key)
+
+    def _settle(self, key: int, rejected: bool, unsettled: set[int]) -> None:
+        unsettled.discard(key)
+        self._window.settle(key, rejected)
+
+    def _forward(
+        self, runs: list[SpanRecord], keys: list[int], seen: list[Seen], unsettled: set[int]
+    ) -> Verdict:
+        reasons: Counter[str] = Counter()
+        busy = 0
+        sending: list[int] = []
+        bodies: list[bytes] = []
+        for run, key, state in zip(runs, keys, seen, strict=True):
+            if state is not Seen.NEW:
+                self._counters.add("duplicates" if state is not Seen.SENDING else "busy")
+                busy += state is Seen.SENDING
+                if state is Seen.REJECTED:
+                    reasons["rejected earlier"] += 1
+                continue
+            result = self._preparer.prepare(run)
+            if not isinstance(result, bytes):
+                # A failed run is not sent by design (as in-process); only a run that
+                # cannot be mapped is a rejection the Collector should hear about.
+                unmappable = result.reason is not Skip.ERROR_RUN
+                if unmappable:
+                    reasons[f"{result.reason.value} ({result.detail})"] += 1
+                self._settle(key, unmappable, unsettled)
+                continue
+            sending.append(key)
+            bodies.append(result)
+
+        retry_after: float | None = None
+        failed = 0
+        for key, sent in zip(sending, self._transport.send_all(bodies), strict=True):
+            self._counters.add(sent.outcome.value)
+            if sent.outcome is Outcome.ACCEPTED:
+                self._settle(key, False, unsettled)
+            elif sent.outcome is Outcome.REJECTED:
+                self._settle(key, True, unsettled)
+                reasons[f"rejected by Reconify (HTTP {sent.status})"] += 1
+            else:  # FAILED or SHUT_DOWN: left unsettled, resent on retry
+                failed += 1
+                if sent.retry_after is not None:
+                    retry_after = max(retry_after or 0.0, sent.retry_after)
+        if failed or busy:
+            return Verdict(retry_after=retry_after or self._default_retry_after)
+        rejected = sum(reasons.values())
+        message = ""
+        if rejected:
+            self._counters.add("rejected_spans", rejected)
+            message = "not sent to Reconify: " + ", ".join(
+                f"{count} {reason}" for reason, count in sorted(reasons.items())
+            )
+        return Verdict(rejected, message)
+
+
+def _key(run: SpanRecord) -> int:
+    return run.trace_id << 64 | run.span_id
+
+
+def _unique(runs: Iterable[SpanRecord]) -> list[SpanRecord]:
+    """One record per (trace_id, span_id): a batch naming a span twice sends it once."""
+    return list({_key(run): run for run in runs}.values())

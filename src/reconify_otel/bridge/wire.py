@@ -1,0 +1,158 @@
+"""OTLP/HTTP on the wire: bodies in (content type, compression, size caps), answers out.
+
+Pure functions on bytes, run in a worker thread, so a large batch never stalls the
+event loop that keeps accepting requests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any, Final
+
+# No stubs for protobuf's runtime in the test extra (types-protobuf would add them).
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+PROTOBUF: Final = "application/x-protobuf"
+JSON: Final = "application/json"
+CONTENT_TYPES: Final = (PROTOBUF, JSON)
+ENCODINGS: Final = ("", "identity", "gzip", "deflate")
+
+# google.rpc.Code for each error status: the OTLP spec asks for a google.rpc.Status body.
+_RPC_CODES: Final = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+class BadRequest(ValueError):
+    """The body is not OTLP (400)."""
+
+
+class TooLarge(ValueError):
+    """The body, once decompressed, is over the cap (413)."""
+
+
+def media_type(header: str) -> str:
+    """``application/json; charset=utf-8`` -> ``application/json``."""
+    return header.partition(";")[0].strip().lower()
+
+
+def decode(body: bytes, content_type: str, encoding: str, limit: int) -> ExportTraceServiceRequest:
+    """A request body to an ``ExportTraceServiceRequest``; ``BadRequest`` or ``TooLarge``."""
+    if encoding == "gzip":
+        body = _inflate(body, 16 + zlib.MAX_WBITS, limit)
+    elif encoding == "deflate":
+        # HTTP's "deflate" is the zlib format; some clients send raw deflate instead.
+        try:
+            body = _inflate(body, zlib.MAX_WBITS, limit)
+        except BadRequest:
+            body = _inflate(body, -zlib.MAX_WBITS, limit)
+    elif len(body) > limit:
+        raise TooLarge(f"body over {limit} bytes")
+    request = ExportTraceServiceRequest()
+    try:
+        if content_type == JSON:
+            json_format.ParseDict(
+                _ids_to_base64(json.loads(body)), request, ignore_unknown_fields=True
+            )
+        else:
+            request.ParseFromString(body)
+    except (DecodeError, json_format.ParseError, ValueError, TypeError, RecursionError) as error:
+        raise BadRequest(f"body is not an OTLP {content_type} ExportTraceServiceRequest") from error
+    return request
+
+
+def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
+    """Decompress every member, stopping one byte past ``limit``: a bomb costs ``limit``."""
+    out = bytearray()
+    try:
+        while data:
+            inflater = zlib.decompressobj(wbits)
+            out += inflater.decompress(data, limit + 1 - len(out))
+            if len(out) > limit:
+                raise TooLarge(f"decompressed body over {limit} bytes")
+            if not inflater.eof:
+                raise BadRequest("compressed body is truncated")
+            data = inflater.unused_data
+    except zlib.error as error:
+        raise BadRequest("body is not validly compressed") from error
+    return bytes(out)
+
+
+def _ids_to_base64(document: Any) -> Any:
+    """OTLP JSON writes trace and span ids as hex; protobuf's JSON mapping reads bytes
+    as base64. Rewrite them in place so ``json_format`` reads the right bytes."""
+    if not isinstance(document, dict):
+        raise BadRequest("OTLP JSON must be an object")
+    for resource_spans in _items(document, "resourceSpans", "resource_spans"):
+        for scope_spans in _items(resource_spans, "scopeSpans", "scope_spans"):
+            for span in _items(scope_spans, "spans"):
+                _rewrite_ids(span, ("traceId", "trace_id", "spanId", "span_id"))
+                _rewrite_ids(span, ("parentSpanId", "parent_span_id"))
+                for link in _items(span, "links"):
+                    _rewrite_ids(link, ("traceId", "trace_id", "spanId", "span_id"))
+    return document
+
+
+def _items(parent: Any, *names: str) -> list[Any]:
+    for name in names:
+        value = parent.get(name) if isinstance(parent, dict) else None
+        if isinstance(value, list):
+            return value
+    return []
+
+
+def _rewrite_ids(holder: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        value = holder.get(name)
+        if isinstance(value, str) and value:
+            try:
+                holder[name] = base64.b64encode(bytes.fromhex(value)).decode()
+            except ValueError as error:
+                raise BadRequest(f"{name} is not hex") from error
+
+
+def answer_type(content_type: str) -> str:
+    """Answers are JSON for a JSON request, protobuf otherwise."""
+    return JSON if content_type == JSON else PROTOBUF
+
+
+def encode_response(
+    content_type: str, rejected: int = 0, message: str = ""
+) -> tuple[bytes, str]:
+    """An ``ExportTraceServiceResponse`` in the request's encoding; partial success
+    is set only when something was rejected, as the spec asks."""
+    response = ExportTraceServiceResponse()
+    if rejected or message:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = message
+    if content_type == JSON:
+        return _json(json_format.MessageToDict(response)), JSON
+    return response.SerializeToString(), PROTOBUF
+
+
+def encode_error(content_type: str, status: int, message: str) -> tuple[bytes, str]:
+    """A ``google.rpc.Status`` for a 4xx/5xx answer, which the Collector logs."""
+    code = _RPC_CODES.get(status, 2)
+    if content_type == JSON:
+        return _json({"code": code, "message": message}), JSON
+    text = message.encode()
+    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text, PROTOBUF
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+

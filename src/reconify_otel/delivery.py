@@ -1,0 +1,136 @@
+"""A bounded queue and one background thread in front of the ``Transport``.
+
+For callers that must never wait on the network (the handler API's ``log_assistant``);
+the span exporter does not need it, the SDK's ``BatchSpanProcessor`` already is one.
+Overflow drops the oldest payload, counted and logged, so memory stays bounded while
+Reconify is slow or down.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+
+from reconify_otel.counters import Counters
+from reconify_otel.logs import RateLimitedLog
+from reconify_otel.transport import Transport
+
+logger = logging.getLogger("reconify_otel")
+
+DEFAULT_MAX_QUEUE = 2048
+DEFAULT_BATCH = 64
+EXIT_FLUSH_SECONDS = 5.0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        transport: Transport,
+        counters: Counters,
+        *,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        batch: int = DEFAULT_BATCH,
+        exit_flush_seconds: float = EXIT_FLUSH_SECONDS,
+    ) -> None:
+        self._transport = transport
+        self._counters = counters
+        self._max_queue = max_queue
+        self._batch = batch
+        self._log = RateLimitedLog(logger)
+        self._closed = False
+        self._reset()
+        ref = weakref.ref(self)
+        atexit.register(_flush_at_exit, ref, exit_flush_seconds)
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._queue: deque[bytes] = deque()
+        self._in_flight = 0
+        self._thread: threading.Thread | None = None
+
+    def submit(self, body: bytes) -> bool:
+        """Queue one encoded payload; never blocks. False when closed."""
+        if self._pid != os.getpid():  # forked: the parent's thread is not here
+            self._reset()
+        with self._cond:
+            if self._closed:
+                self._counters.add("dropped_closed")
+                return False
+            if len(self._queue) >= self._max_queue:
+                self._queue.popleft()
+                self._counters.add("dropped_queue_full")
+                self._log.warning(
+                    "queue-full",
+                    "Reconify queue full (%d); dropped the oldest payload",
+                    self._max_queue,
+                )
+            self._queue.append(body)
+            self._ensure_thread()
+            self._cond.notify_all()
+        return True
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="reconify-dispatch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+                self._in_flight = len(batch)
+            try:
+                for result in self._transport.send_all(batch):
+                    self._counters.add(result.outcome.value)
+            except Exception:  # the thread must outlive any surprise
+                self._counters.add("internal_errors")
+                logger.exception("reconify_otel delivery failed")
+            with self._cond:
+                self._in_flight = 0
+                self._cond.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far was handled; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Flush within ``timeout``, then stop; what is left is counted as dropped."""
+        flushed = self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            left = len(self._queue)
+            self._queue.clear()
+            self._cond.notify_all()
+        if left:
+            self._counters.add("dropped_at_close", left)
+            logger.warning("Reconify: %d payloads not delivered before close", left)
+        self._transport.close()
+        return flushed and not left
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + self._in_flight
+
+
+def _flush_at_exit(ref: weakref.ref[Dispatcher], seconds: float) -> None:
+    dispatcher = ref()
+    if dispatcher is not None and not dispatcher._closed:
+        dispatcher.close(seconds)

@@ -1,0 +1,179 @@
+"""AssistantsInstrumentor never hurts the app: broken hooks, exact restore, flat memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from openai import OpenAI
+from openai.lib.streaming import AssistantStreamManager
+from openai.resources.beta.threads.messages import AsyncMessages, Messages
+from openai.resources.beta.threads.runs.runs import AsyncRuns, Runs
+from openai.resources.beta.threads.threads import Threads
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from reconify_otel import attributes as A
+from reconify_otel.instrumentation import AssistantsInstrumentor
+from reconify_otel.instrumentation.tracker import FinishedRun, Limits, RunTracker
+from reconify_otel.loopback.assistants_api import SimulatedAssistantsAPI
+from reconify_otel.mapping import is_assistant_run
+
+from .conftest import sdk_restored
+
+
+@pytest.fixture(autouse=True)
+def bare_sdk() -> Iterator[None]:
+    with sdk_restored():
+        yield
+
+
+WRAPPED = [(Runs, "create"), (Runs, "retrieve"), (Runs, "poll"), (Runs, "stream"),
+           (AsyncRuns, "create"), (Messages, "list"), (AsyncMessages, "list"),
+           (Threads, "create_and_run"), (AssistantStreamManager, "__enter__")]
+
+
+@pytest.fixture
+def traced() -> Iterator[tuple[AssistantsInstrumentor, InMemorySpanExporter]]:
+    provider = TracerProvider()
+    spans = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    instrumentor = AssistantsInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, answer_grace=0.05)
+    try:
+        yield instrumentor, spans
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
+def _turn(client: OpenAI, list_answer: bool = True) -> Any:
+    assistant = client.beta.assistants.create(name="Bot", model="gpt-4o-mini")
+    thread = client.beta.threads.create()
+    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="hi")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    if list_answer:
+        client.beta.threads.messages.list(thread_id=thread.id, limit=1, run_id=run.id)
+    return run
+
+
+def test_uninstrument_restores_the_exact_methods() -> None:
+    originals = {(cls, name): cls.__dict__[name] for cls, name in WRAPPED}
+    instrumentor = AssistantsInstrumentor()
+    instrumentor.instrument(tracer_provider=TracerProvider())
+    try:
+        assert all(cls.__dict__[name] is not originals[cls, name] for cls, name in WRAPPED)
+    finally:
+        instrumentor.uninstrument()
+    assert Runs.create is originals[Runs, "create"]
+    assert all(cls.__dict__[name] is originals[cls, name] for cls, name in WRAPPED)
+
+
+def test_a_broken_hook_never_breaks_the_call(
+    traced: tuple[AssistantsInstrumentor, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    instrumentor, spans = traced
+    tracker = instrumentor.tracker
+    assert tracker is not None
+
+    def boom(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("bug in reconify_otel")
+
+    for name in ("created", "observe_run", "observe_messages", "remember_user_message",
+                 "observe_event", "begin"):
+        monkeypatch.setattr(tracker, name, boom)
+    with SimulatedAssistantsAPI() as api:
+        client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
+        run = _turn(client)
+        with client.beta.threads.runs.stream(thread_id=run.thread_id,
+                                             assistant_id=run.assistant_id) as stream:
+            events = list(stream)
+    assert run.status == "completed" and events[-1].event == "thread.run.completed"
+    assert spans.get_finished_spans() == ()
+
+
+def test_the_app_gets_the_sdk_objects_themselves(
+    traced: tuple[AssistantsInstrumentor, InMemorySpanExporter],
+) -> None:
+    from openai import Stream
+
+    with SimulatedAssistantsAPI() as api:
+        client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
+        run = _turn(client)
+        manager = client.beta.threads.runs.stream(thread_id=run.thread_id,
+                                                  assistant_id=run.assistant_id)
+        assert type(manager) is AssistantStreamManager
+        with manager as handler:
+            handler.until_done()
+        stream = client.beta.threads.runs.create(thread_id=run.thread_id,
+                                                 assistant_id=run.assistant_id, stream=True)
+        assert type(stream) is Stream
+        assert [e.event for e in stream][-1] == "thread.run.completed"
+
+
+def test_an_answer_never_listed_still_gives_one_span_after_the_grace(
+    traced: tuple[AssistantsInstrumentor, InMemorySpanExporter],
+) -> None:
+    instrumentor, spans = traced
+    with SimulatedAssistantsAPI() as api:
+        client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
+        run = _turn(client, list_answer=False)
+    tracker = instrumentor.tracker
+    assert tracker is not None
+    for _ in range(100):
+        if spans.get_finished_spans():
+            break
+        import time
+
+        time.sleep(0.02)
+    (span,) = spans.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes[A.RUN_ID] == run.id and A.RESPONSE_MESSAGES not in span.attributes
+    assert A.REQUEST_MESSAGE in span.attributes
+    assert tracker.sizes()["runs"] == 0
+
+
+def test_bookkeeping_stays_flat_over_100k_runs() -> None:
+    emitted: list[int] = []
+    limits = Limits(max_runs=500, max_threads=500, max_done=1000)
+    tracker = RunTracker(lambda f: emitted.append(1), limits)
+
+    def run(i: int, status: str) -> dict[str, Any]:
+        return {"id": f"run_{i}", "thread_id": f"thread_{i % 2000}", "assistant_id": "asst",
+                "status": status, "created_at": 1, "model": "m"}
+
+    for i in range(100_000):
+        thread = f"thread_{i % 2000}"
+        tracker.remember_user_message({"id": f"msg_u{i}", "role": "user", "thread_id": thread})
+        start = tracker.begin(thread_id=thread)
+        tracker.created(start, run(i, "queued"))
+        if i % 10 == 0:
+            continue  # abandoned mid-way: must not accumulate
+        tracker.observe_run(run(i, "completed"))
+        answer = {"id": f"msg_a{i}", "role": "assistant", "run_id": f"run_{i}",
+                  "status": "completed", "created_at": 2}
+        tracker.observe_messages(thread, [answer, answer])
+        tracker.observe_messages(thread, [answer])  # listed again: no second span
+    sizes = tracker.sizes()
+    assert sizes["runs"] <= 500 and sizes["waiting"] <= 500 and sizes["done"] <= 1000
+    assert sizes["threads"] <= 500 and sizes["active"] <= 500
+    assert len(emitted) == 90_000
+
+
+def test_a_run_finished_elsewhere_is_emitted_once() -> None:
+    finished: list[FinishedRun] = []
+    tracker = RunTracker(finished.append, Limits(answer_grace=0))
+    start = tracker.begin(thread_id="t")
+    tracker.created(start, {"id": "r", "thread_id": "t", "status": "completed"})
+    tracker.flush_due()
+    tracker.observe_messages("t", [{"id": "m", "role": "assistant", "run_id": "r"}])
+    tracker.observe_run({"id": "r", "thread_id": "t", "status": "completed"})
+    assert len(finished) == 1 and finished[0].answers == []
+
+
+def test_superseded_upstream_spans_are_not_runs() -> None:
+    assert is_assistant_run(A.UPSTREAM_RUN, {})
+    assert not is_assistant_run(A.UPSTREAM_RUN, {A.SUPERSEDED: True})
+    assert not is_assistant_run(A.UPSTREAM_RUN_STREAM, {A.SUPERSEDED: True})
