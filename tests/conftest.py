@@ -84,6 +84,16 @@ def sdk_restored() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def private_spool(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test its own spool: what one test left undelivered never reaches another's sink."""
+    directory = tmp_path_factory.mktemp("spool")
+    monkeypatch.setenv("RECONIFY_SPOOL_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture(autouse=True)
 def bare_openai_sdk() -> Iterator[None]:
     """No test sees another test's instrumentation."""
     with sdk_restored():

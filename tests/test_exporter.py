@@ -135,7 +135,7 @@ def test_shutdown_interrupts_an_export_waiting_to_retry(sink: ReconifySink) -> N
     worker.join(timeout=5)
     assert time.monotonic() - started < 1.0
     assert results == [SpanExportResult.FAILURE]
-    assert exporter.stats() == {"shut_down": 1}
+    assert exporter.stats() == {"retries": 1, "shut_down": 1, "spooled": 1}  # kept on disk
 
 
 def test_provider_shutdown_is_bounded_by_the_timeout_while_the_endpoint_is_down(
@@ -152,7 +152,9 @@ def test_provider_shutdown_is_bounded_by_the_timeout_while_the_endpoint_is_down(
     started = time.monotonic()
     provider.shutdown()
     assert time.monotonic() - started < 3.0
-    assert exporter.stats() == {"failed": 1}
+    stats = exporter.stats()
+    assert (stats["failed"], stats["spooled"]) == (1, 1)  # not lost: on disk
+    assert stats["retries"] >= 2
 
 
 def test_debug_logs_payload_with_keys_masked(

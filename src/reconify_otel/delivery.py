@@ -1,9 +1,9 @@
-"""A bounded queue and one background thread in front of the ``Transport``.
+"""A bounded queue and one background thread in front of the ``DurableSender``.
 
 For callers that must never wait on the network (the handler API's ``log_assistant``);
 the span exporter does not need it, the SDK's ``BatchSpanProcessor`` already is one.
 Overflow drops the oldest payload, counted and logged, so memory stays bounded while
-Reconify is slow or down.
+Reconify is slow; while it is down the sender spools at once, so the queue keeps moving.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import weakref
 from collections import deque
 
 from reconify_otel.counters import Counters
+from reconify_otel.durable import DurableSender
 from reconify_otel.logs import RateLimitedLog
-from reconify_otel.transport import Transport
+from reconify_otel.prepare import Prepared
 
 logger = logging.getLogger("reconify_otel")
 
@@ -30,14 +31,14 @@ EXIT_FLUSH_SECONDS = 5.0
 class Dispatcher:
     def __init__(
         self,
-        transport: Transport,
+        sender: DurableSender,
         counters: Counters,
         *,
         max_queue: int = DEFAULT_MAX_QUEUE,
         batch: int = DEFAULT_BATCH,
         exit_flush_seconds: float = EXIT_FLUSH_SECONDS,
     ) -> None:
-        self._transport = transport
+        self._sender = sender
         self._counters = counters
         self._max_queue = max_queue
         self._batch = batch
@@ -50,12 +51,12 @@ class Dispatcher:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._cond = threading.Condition()
-        self._queue: deque[bytes] = deque()
+        self._queue: deque[Prepared] = deque()
         self._in_flight = 0
         self._thread: threading.Thread | None = None
 
-    def submit(self, body: bytes) -> bool:
-        """Queue one encoded payload; never blocks. False when closed."""
+    def submit(self, item: Prepared) -> bool:
+        """Queue one prepared payload; never blocks. False when closed."""
         if self._pid != os.getpid():  # forked: the parent's thread is not here
             self._reset()
         with self._cond:
@@ -70,7 +71,7 @@ class Dispatcher:
                     "Reconify queue full (%d); dropped the oldest payload",
                     self._max_queue,
                 )
-            self._queue.append(body)
+            self._queue.append(item)
             self._ensure_thread()
             self._cond.notify_all()
         return True
@@ -90,7 +91,7 @@ class Dispatcher:
                 batch = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
                 self._in_flight = len(batch)
             try:
-                for result in self._transport.send_all(batch):
+                for result in self._sender.deliver(batch):
                     self._counters.add(result.outcome.value)
             except Exception:  # the thread must outlive any surprise
                 self._counters.add("internal_errors")
@@ -111,17 +112,18 @@ class Dispatcher:
         return True
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Flush within ``timeout``, then stop; what is left is counted as dropped."""
-        flushed = self.flush(timeout)
+        """Flush within ``timeout``, then stop; whatever is left goes to the spool."""
+        deadline = time.monotonic() + timeout
+        flushed = self.flush(timeout / 2)
         with self._cond:
             self._closed = True
-            left = len(self._queue)
+            left = [item.payload for item in self._queue]
             self._queue.clear()
             self._cond.notify_all()
         if left:
-            self._counters.add("dropped_at_close", left)
-            logger.warning("Reconify: %d payloads not delivered before close", left)
-        self._transport.close()
+            logger.warning("Reconify: %d payloads not sent before close, spooled", len(left))
+        self._sender.spool_now(left)
+        self._sender.close(max(0.0, deadline - time.monotonic()))
         return flushed and not left
 
     @property

@@ -13,8 +13,13 @@ MASK = "***"
 
 def encode(payload: Payload, app_key: str, api_key: str) -> bytes:
     reconify = dict(payload["reconify"], appKey=app_key, apiKey=api_key)
-    body = dict(payload, reconify=reconify)
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    return to_json(dict(payload, reconify=reconify))
+
+
+def to_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON; a lone surrogate (invalid in UTF-8) becomes ``?``."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.encode("utf-8", "replace")
 
 
 def masked(payload: Payload) -> str:

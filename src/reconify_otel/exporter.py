@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from reconify_otel.counters import Counters
+from reconify_otel.durable import DurableSender
 from reconify_otel.identity import resolve_personal
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.mapping import Defaults, is_assistant_run
-from reconify_otel.prepare import Preparer
+from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.settings import Settings, resolve
 from reconify_otel.spans import from_sdk
-from reconify_otel.transport import Outcome, Transport
+from reconify_otel.transport import Outcome
 
 logger = logging.getLogger("reconify_otel")
 
@@ -37,22 +39,12 @@ class ReconifySpanExporter(SpanExporter):
         endpoint: str | None = None,
         app_key: str | None = None,
         api_key: str | None = None,
-        *,
-        timeout: float | None = None,
-        concurrency: int | None = None,
-        compression: str | None = None,
-        session_timeout: int | None = None,
-        debug: bool | None = None,
+        **options: Any,
     ) -> None:
+        """``options``: any name of the README's configuration table, e.g. ``timeout=5``,
+        ``compression="gzip"``, ``spool=False``, ``redact=my_function``."""
         self._settings: Settings = resolve(
-            endpoint=endpoint,
-            app_key=app_key,
-            api_key=api_key,
-            timeout=timeout,
-            concurrency=concurrency,
-            compression=compression,
-            session_timeout=session_timeout,
-            debug=debug,
+            endpoint=endpoint, app_key=app_key, api_key=api_key, **options
         )
         if self._settings.debug:
             enable_debug_logging()
@@ -64,7 +56,7 @@ class ReconifySpanExporter(SpanExporter):
                 session_timeout=self._settings.session_timeout, resolve_personal=resolve_personal
             ),
         )
-        self._transport = Transport(self._settings)
+        self._sender = DurableSender(self._settings, self._counters, self._preparer)
         self._log = RateLimitedLog(logger)
         self._shut_down = False
 
@@ -82,15 +74,15 @@ class ReconifySpanExporter(SpanExporter):
             return SpanExportResult.FAILURE
 
     def _export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        bodies: list[bytes] = []
+        items: list[Prepared] = []
         for span in spans:
             if is_assistant_run(span.name, span.attributes or {}):
-                body = self._preparer.prepare(from_sdk(span))
-                if isinstance(body, bytes):
-                    bodies.append(body)
-        if not bodies:
+                prepared = self._preparer.prepare(from_sdk(span))
+                if isinstance(prepared, Prepared):
+                    items.append(prepared)
+        if not items:
             return SpanExportResult.SUCCESS
-        results = self._transport.send_all(bodies)
+        results = self._sender.deliver(items)
         for item in results:
             self._counters.add(item.outcome.value)
         ok = all(item.outcome is Outcome.ACCEPTED for item in results)
@@ -104,11 +96,12 @@ class ReconifySpanExporter(SpanExporter):
         # export() delivers before it returns; nothing is held back here.
         return True
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_millis: float = 5000) -> None:
+        """Idempotent; stops retries at once, spools what is still in flight."""
         if self._shut_down:
             return
         self._shut_down = True
-        self._transport.close()
+        self._sender.close(timeout_millis / 1000)
 
 
 def enable_debug_logging() -> None:

@@ -16,14 +16,14 @@ from typing import Any
 from reconify_otel import identity
 from reconify_otel.counters import Counters
 from reconify_otel.delivery import Dispatcher
+from reconify_otel.durable import DurableSender
 from reconify_otel.exporter import enable_debug_logging
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.mapping import Defaults
-from reconify_otel.prepare import Preparer
+from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.run_attributes import ERROR_STATUSES, run_span_attributes, span_name, to_dict
 from reconify_otel.settings import Settings, resolve
 from reconify_otel.spans import SpanRecord
-from reconify_otel.transport import Transport
 
 logger = logging.getLogger("reconify_otel")
 
@@ -36,7 +36,6 @@ class ReconifyHandler:
         if settings.debug:
             enable_debug_logging()
         self._counters = Counters()
-        self._dispatcher = Dispatcher(Transport(settings), self._counters, max_queue=max_queue)
         self._preparer = Preparer(
             settings,
             self._counters,
@@ -44,6 +43,8 @@ class ReconifyHandler:
                 session_timeout=settings.session_timeout, resolve_personal=identity.resolve_personal
             ),
         )
+        sender = DurableSender(settings, self._counters, self._preparer)
+        self._dispatcher = Dispatcher(sender, self._counters, max_queue=max_queue)
         self._log = RateLimitedLog(logger)
 
     def __repr__(self) -> str:
@@ -58,10 +59,10 @@ class ReconifyHandler:
             record = self._record(run, message_in, message_out)
             if record is None:
                 return False
-            body = self._preparer.prepare(record)
-            if not isinstance(body, bytes):
+            prepared = self._preparer.prepare(record)
+            if not isinstance(prepared, Prepared):
                 return False
-            return self._dispatcher.submit(body)
+            return self._dispatcher.submit(prepared)
         except Exception:
             self._counters.add("internal_errors")
             self._log.log(logging.ERROR, "internal", "reconify log_assistant failed", exc_info=True)
@@ -119,31 +120,16 @@ def reconify_openai_handler(
     *,
     app_key: str | None = None,
     api_key: str | None = None,
-    endpoint: str | None = None,
     debug: bool | None = None,
-    timeout: float | None = None,
-    concurrency: int | None = None,
-    compression: str | None = None,
-    session_timeout: int | None = None,
+    **options: Any,
 ) -> ReconifyHandler:
     """Like Reconify's ``reconifyOpenAIHandler(openai, {appKey, apiKey, debug})``.
 
     ``openai_client`` is accepted for parity and not used: nothing is patched.
-    Options fall back to the same ``RECONIFY_*`` variables as the exporter.
+    ``options`` and their ``RECONIFY_*`` fallbacks are the exporter's (README).
     """
     del openai_client
-    return ReconifyHandler(
-        resolve(
-            endpoint=endpoint,
-            app_key=app_key,
-            api_key=api_key,
-            timeout=timeout,
-            concurrency=concurrency,
-            compression=compression,
-            session_timeout=session_timeout,
-            debug=debug,
-        )
-    )
+    return ReconifyHandler(resolve(app_key=app_key, api_key=api_key, debug=debug, **options))
 
 
 def _seconds_to_ns(seconds: Any, fallback: int) -> int:

@@ -27,6 +27,10 @@ class Skip(str, Enum):
 
     ERROR_RUN = "error_run"
     NO_ANSWER = "no_answer"
+    # Decided after mapping, when the payload is shaped for sending (``prepare``).
+    REDACT_FAILED = "redact_failed"
+    TOO_LARGE = "too_large"
+    UNMAPPABLE = "unmappable"  # an input no rule foresaw (say, nesting past the stack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +199,7 @@ def _response_id(attrs: Mapping[str, Any], index: int | None) -> str | None:
     for key, value in attrs.items():
         if key.startswith("gen_ai.response.") and key.endswith(".id"):
             middle = key[len("gen_ai.response.") : -len(".id")]
-            if middle.isdigit() and isinstance(value, str):
+            if _is_index(middle) and isinstance(value, str):
                 found[int(middle)] = value
     return found[max(found)] if found else None
 
@@ -223,7 +227,7 @@ def _indexed(attrs: Mapping[str, Any], prefix: str) -> list[Entry]:
         if not key.startswith(dot):
             continue
         index, _, field = key[len(dot) :].partition(".")
-        if not index.isdigit() or field not in ("role", "content"):
+        if not _is_index(index) or field not in ("role", "content"):
             continue
         role, texts = found.get(int(index), ("assistant", []))
         if field == "role" and isinstance(value, str):
@@ -294,13 +298,20 @@ def _json_attr(attrs: Mapping[str, Any], key: str, kind: type, bad: list[str]) -
     if raw is None:
         return None
     try:
-        value = json.loads(raw) if isinstance(raw, (str, bytes)) else None
+        # NaN and Infinity are not JSON: read as null, never passed on.
+        value = (
+            json.loads(raw, parse_constant=_no_constant) if isinstance(raw, (str, bytes)) else None
+        )
     except (ValueError, RecursionError):
         value = None
     if not isinstance(value, kind):
         bad.append(key)
         return None
     return value
+
+
+def _no_constant(_: str) -> None:
+    return None
 
 
 def _list(value: Any) -> list[Any]:
@@ -326,6 +337,11 @@ def _int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _is_index(value.strip()):
         return int(value)
     return None
+
+
+def _is_index(text: str) -> bool:
+    """ASCII digits only, short enough for ``int()`` (``isdigit`` alone admits "²")."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()

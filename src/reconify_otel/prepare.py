@@ -1,21 +1,31 @@
-"""The one step every route takes with a selected run: map it, count what is skipped or
-unusable, show it in debug mode, and encode it with the keys.
+"""The one step every route takes with a selected run: map it, shape it for leaving the
+process (content switch, PII masking, the ``redact`` hook, size caps), count what is
+skipped, show it in debug mode, and encode it with the keys.
 
 Shared by the span exporter, the handler API and the bridge, so they cannot drift.
+The keyless payload is kept beside the body: that is what a spool may store.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
+from reconify_otel import privacy, size_caps
 from reconify_otel.counters import Counters
 from reconify_otel.encoding import encode, masked
 from reconify_otel.logs import RateLimitedLog
-from reconify_otel.mapping import Defaults, Mapped, Skipped, map_span
+from reconify_otel.mapping import Defaults, Mapped, Payload, Skip, Skipped, map_span
 from reconify_otel.settings import Settings
 from reconify_otel.spans import SpanRecord
 
 logger = logging.getLogger("reconify_otel")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    payload: Payload  # without keys
+    body: bytes  # with keys, ready to send
 
 
 class Preparer:
@@ -25,18 +35,68 @@ class Preparer:
         self._defaults = defaults
         self._log = RateLimitedLog(logger)
 
-    def prepare(self, record: SpanRecord) -> bytes | Skipped:
-        """The request body for one run, or why there is none (counted)."""
-        result = map_span(record, self._defaults)
-        if not isinstance(result, Mapped):
-            self._counters.add(f"skipped_{result.reason.value}")
-            logger.debug("run not sent (%s): %s", result.reason.value, result.detail)
-            return result
-        if result.bad_attributes:
-            self._counters.add("bad_attributes", len(result.bad_attributes))
+    def prepare(self, record: SpanRecord) -> Prepared | Skipped:
+        """The request body for one run, or why there is none (counted). Never raises:
+        one span nothing foresaw must not cost the rest of its batch."""
+        try:
+            return self._prepare(record)
+        except Exception as error:  # RecursionError from absurd nesting, and the unknown
+            self._counters.add(f"skipped_{Skip.UNMAPPABLE.value}")
             self._log.warning(
-                "bad-attr", "unusable span attributes ignored: %s", ", ".join(result.bad_attributes)
+                "unmappable", "a span could not be mapped (%s); skipped", type(error).__name__
             )
+            return Skipped(Skip.UNMAPPABLE, type(error).__name__)
+
+    def _prepare(self, record: SpanRecord) -> Prepared | Skipped:
+        mapped = map_span(record, self._defaults)
+        if isinstance(mapped, Mapped):
+            if mapped.bad_attributes:
+                self._counters.add("bad_attributes", len(mapped.bad_attributes))
+                self._log.warning(
+                    "bad-attr",
+                    "unusable span attributes ignored: %s",
+                    ", ".join(mapped.bad_attributes),
+                )
+            shaped = self.shape(mapped.payload)
+        else:
+            shaped = mapped
+        if isinstance(shaped, Skipped):
+            self._counters.add(f"skipped_{shaped.reason.value}")
+            logger.debug("run not sent (%s): %s", shaped.reason.value, shaped.detail)
+            return shaped
+        return self.seal(shaped)
+
+    def shape(self, payload: Payload) -> Payload | Skipped:
+        """What may leave the process; a failing ``redact`` hook drops the payload."""
+        settings = self._settings
+        if not settings.capture_content:
+            payload = privacy.without_content(payload)
+        if settings.mask_pii:
+            payload = privacy.mask_pii(payload)
+        if settings.redact is not None:
+            try:
+                redacted = settings.redact(payload)
+            except Exception as error:
+                self._log.warning(
+                    "redact", "the redact hook raised %s; the payload is dropped, not sent",
+                    type(error).__name__,
+                )
+                return Skipped(Skip.REDACT_FAILED, type(error).__name__)
+            if not isinstance(redacted, dict) or not isinstance(redacted.get("reconify"), dict):
+                self._log.warning("redact-type", "the redact hook must return the payload dict")
+                return Skipped(Skip.REDACT_FAILED, "redact returned no payload")
+            payload = redacted
+        capped = size_caps.cap_fields(payload, settings.max_field_bytes)
+        fitted = size_caps.fit(capped, settings.max_payload_bytes)
+        if fitted is None:
+            self._log.warning(
+                "too-large", "a payload over %d bytes was dropped", settings.max_payload_bytes
+            )
+            return Skipped(Skip.TOO_LARGE, f"over {settings.max_payload_bytes} bytes")
+        return fitted
+
+    def seal(self, payload: Payload) -> Prepared:
+        """Encode with the keys (also for payloads read back from a spool)."""
         if self._settings.debug:
-            logger.info("reconify payload: %s", masked(result.payload))
-        return encode(result.payload, *self._settings.secrets)
+            logger.info("reconify payload: %s", masked(payload))
+        return Prepared(payload, encode(payload, *self._settings.secrets))

@@ -2,25 +2,23 @@
 
 ``opentelemetry-instrument`` builds exporters with no arguments, so every option
 needs an environment fallback. Keys are held as ``Secret`` so no ``repr``, log
-line or traceback can show them.
+line or traceback can show them. One table (``OPTIONS``) lists every option once;
+the README's configuration table is checked against it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 DEFAULT_ENDPOINT: Final = "https://track.reconify.com/track"
-
-ENV_ENDPOINT: Final = "RECONIFY_ENDPOINT"
 ENV_APP_KEY: Final = "RECONIFY_APP_KEY"
 ENV_API_KEY: Final = "RECONIFY_API_KEY"
-ENV_TIMEOUT: Final = "RECONIFY_TIMEOUT"
-ENV_CONCURRENCY: Final = "RECONIFY_CONCURRENCY"
-ENV_COMPRESSION: Final = "RECONIFY_COMPRESSION"
-ENV_SESSION_TIMEOUT: Final = "RECONIFY_SESSION_TIMEOUT"
-ENV_DEBUG: Final = "RECONIFY_DEBUG"
+MIB: Final = 1024 * 1024
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -49,6 +47,9 @@ class Secret:
         return hash(self._value)
 
 
+Redact = Callable[[dict[str, Any]], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Settings:
     app_key: Secret
@@ -59,6 +60,18 @@ class Settings:
     compression: str = "none"
     session_timeout: int | None = None
     debug: bool = False
+    allow_insecure: bool = False
+    ca_bundle: str | None = None
+    capture_content: bool = True
+    mask_pii: bool = False
+    max_field_bytes: int = 32 * 1024
+    max_payload_bytes: int = 1 * MIB
+    spool: bool = True
+    spool_dir: str | None = None
+    spool_max_bytes: int = 50 * MIB
+    spool_retention_hours: float = 48.0
+    spool_retry_seconds: float = 30.0
+    redact: Redact | None = field(default=None, compare=False)
     user_agent: str = field(default="", compare=False)
 
     @property
@@ -66,22 +79,98 @@ class Settings:
         return self.app_key.reveal(), self.api_key.reveal()
 
 
+def number(value: Any, env: str, default: Any, kind: type, name: str, minimum: float) -> Any:
+    """An argument or environment number, checked now: ``ValueError`` names both."""
+    raw = pick(value, env)
+    if raw is None or raw == "":
+        return default
+    try:
+        parsed = kind(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} (or {env}) must be a number, got {raw!r}") from None
+    if parsed < minimum:
+        raise ValueError(f"{name} (or {env}) must be at least {minimum}, got {raw!r}")
+    return parsed
+
+
+def pick(value: Any, env: str) -> Any:
+    return value if value is not None else os.environ.get(env)
+
+
+def _flag(value: Any, env: str, default: bool, name: str) -> bool:
+    if value is not None:
+        return bool(value)
+    raw = os.environ.get(env)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{name} ({env}) must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def _text(value: Any, env: str, default: Any, name: str) -> Any:
+    raw = pick(value, env)
+    return default if raw is None or raw == "" else str(raw)
+
+
+def _compression(value: Any, env: str, default: Any, name: str) -> str:
+    lowered = str(_text(value, env, default, name)).strip().lower()
+    if lowered not in ("none", "gzip"):
+        raise ValueError(f"{name} (or {env}) must be 'none' or 'gzip', got {lowered!r}")
+    return lowered
+
+
+def _num(kind: type, minimum: float) -> Callable[[Any, str, Any, str], Any]:
+    def parse(value: Any, env: str, default: Any, name: str) -> Any:
+        return number(value, env, default, kind, name, minimum)
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    env: str
+    parse: Callable[[Any, str, Any, str], Any]
+    meaning: str
+
+
+# Every option but the keys (validated apart) and ``redact`` (a function: argument only).
+OPTIONS: Final = (
+    Option("endpoint", "RECONIFY_ENDPOINT", _text, "Reconify's REST endpoint"),
+    Option("timeout", "RECONIFY_TIMEOUT", _num(float, 0.001), "seconds for all attempts of one payload"),
+    Option("concurrency", "RECONIFY_CONCURRENCY", _num(int, 1), "payloads sent at once"),
+    Option("compression", "RECONIFY_COMPRESSION", _compression, "`none` or `gzip`"),
+    Option("session_timeout", "RECONIFY_SESSION_TIMEOUT", _num(int, 1), "minutes before a session ends"),
+    Option("debug", "RECONIFY_DEBUG", _flag, "log each payload, keys masked"),
+    Option("allow_insecure", "RECONIFY_ALLOW_INSECURE", _flag, "allow `http://` to a host other than loopback"),
+    Option("ca_bundle", "RECONIFY_CA_BUNDLE", _text, "CA bundle file for TLS verification"),
+    Option("capture_content", "RECONIFY_CAPTURE_CONTENT", _flag, "send message texts"),
+    Option("mask_pii", "RECONIFY_MASK_PII", _flag, "mask e-mail addresses and phone numbers in texts"),
+    Option("max_field_bytes", "RECONIFY_MAX_FIELD_BYTES", _num(int, 64), "longest string field; longer ones are truncated"),
+    Option("max_payload_bytes", "RECONIFY_MAX_PAYLOAD_BYTES", _num(int, 1024), "largest payload; texts are truncated to fit"),
+    Option("spool", "RECONIFY_SPOOL", _flag, "keep undelivered payloads on disk and resend them"),
+    Option("spool_dir", "RECONIFY_SPOOL_DIR", _text, "spool directory (default `~/.cache/reconify-otel/spool`)"),
+    Option("spool_max_bytes", "RECONIFY_SPOOL_MAX_BYTES", _num(int, 1024), "spool size cap; the oldest go first"),
+    Option("spool_retention_hours", "RECONIFY_SPOOL_RETENTION_HOURS", _num(float, 0.001), "spooled payloads older than this are dropped"),
+    Option("spool_retry_seconds", "RECONIFY_SPOOL_RETRY_SECONDS", _num(float, 0.01), "how often the spool is retried while Reconify is down"),
+)  # fmt: skip
+OPTION_NAMES: Final = frozenset(o.name for o in OPTIONS) | {"redact"}
+
+
 def resolve(
-    *,
-    endpoint: str | None = None,
-    app_key: str | None = None,
-    api_key: str | None = None,
-    timeout: float | None = None,
-    concurrency: int | None = None,
-    compression: str | None = None,
-    session_timeout: int | None = None,
-    debug: bool | None = None,
+    *, app_key: str | None = None, api_key: str | None = None, **options: Any
 ) -> Settings:
     """Build ``Settings``; a missing key or a bad value is a ``ValueError`` now, not later."""
     from reconify_otel.version import __version__
 
-    app = _pick(app_key, ENV_APP_KEY)
-    api = _pick(api_key, ENV_API_KEY)
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown}; known: {sorted(OPTION_NAMES)}")
+    app, api = pick(app_key, ENV_APP_KEY), pick(api_key, ENV_API_KEY)
     missing = [
         f"{arg} (or the {env} environment variable)"
         for arg, env, value in (("app_key", ENV_APP_KEY, app), ("api_key", ENV_API_KEY, api))
@@ -93,59 +182,40 @@ def resolve(
             + " and ".join(missing)
             + ". Both come from the application's page in the Reconify console."
         )
+    defaults = {f.name: f.default for f in fields(Settings)}
+    values = {o.name: o.parse(options.get(o.name), o.env, defaults[o.name], o.name) for o in OPTIONS}
+    redact = options.get("redact")
+    if redact is not None and not callable(redact):
+        raise TypeError("redact must be a function taking and returning a payload dict")
     settings = Settings(
         app_key=Secret(str(app)),
         api_key=Secret(str(api)),
-        endpoint=str(_pick(endpoint, ENV_ENDPOINT) or DEFAULT_ENDPOINT),
-        timeout=_number(timeout, ENV_TIMEOUT, 10.0, float, "timeout", minimum=0.001),
-        concurrency=_number(concurrency, ENV_CONCURRENCY, 8, int, "concurrency", minimum=1),
-        compression=_compression(_pick(compression, ENV_COMPRESSION) or "none"),
-        session_timeout=_optional_int(session_timeout, ENV_SESSION_TIMEOUT),
-        debug=_flag(debug, ENV_DEBUG),
+        redact=redact,
         user_agent=f"reconify-otel/{__version__}",
+        **values,
     )
-    if not settings.endpoint.startswith(("http://", "https://")):
-        raise ValueError(f"endpoint must be an http:// or https:// URL, got {settings.endpoint!r}")
+    _check_endpoint(settings)
+    if settings.ca_bundle is not None and not os.path.isfile(settings.ca_bundle):
+        raise ValueError(f"ca_bundle (or RECONIFY_CA_BUNDLE) is not a file: {settings.ca_bundle!r}")
     return settings
 
 
-def _pick(value: Any, env: str) -> Any:
-    return value if value is not None else os.environ.get(env)
+def _check_endpoint(settings: Settings) -> None:
+    """Keys travel in the body: plain HTTP only to this machine, or when asked for."""
+    parts = urlsplit(settings.endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"endpoint must be an http(s):// URL, got {settings.endpoint!r}")
+    if parts.scheme == "http" and not settings.allow_insecure and not is_loopback(parts.hostname):
+        raise ValueError(
+            f"endpoint {settings.endpoint!r} is not https://; the Reconify keys would travel in "
+            "clear. Use https, or set allow_insecure (RECONIFY_ALLOW_INSECURE=1) deliberately."
+        )
 
 
-def _number(value: Any, env: str, default: Any, kind: type, name: str, minimum: float) -> Any:
-    raw = _pick(value, env)
-    if raw is None or raw == "":
-        return default
-    try:
-        number = kind(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} (or {env}) must be a number, got {raw!r}") from None
-    if number < minimum:
-        raise ValueError(f"{name} (or {env}) must be at least {minimum}, got {raw!r}")
-    return number
-
-
-def _optional_int(value: Any, env: str) -> int | None:
-    raw = _pick(value, env)
-    if raw is None or raw == "":
-        return None
-    return int(_number(raw, env, None, int, "session_timeout", minimum=0))
-
-
-def _compression(value: str) -> str:
-    lowered = value.strip().lower()
-    if lowered not in ("none", "gzip"):
-        raise ValueError(f"compression (or {ENV_COMPRESSION}) must be 'none' or 'gzip'")
-    return lowered
-
-
-def _flag(value: bool | None, env: str) -> bool:
-    if value is not None:
-        return bool(value)
-    raw = os.environ.get(env, "").strip().lower()
-    if raw in _TRUE:
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
         return True
-    if raw in _FALSE:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
         return False
-    raise ValueError(f"{env} must be 1/0, true/false, yes/no or on/off, got {raw!r}")

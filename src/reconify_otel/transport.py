@@ -24,6 +24,7 @@ from enum import Enum
 import requests
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
+from reconify_otel.counters import Counters
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.settings import Settings
 
@@ -50,8 +51,9 @@ class Result:
 class Transport:
     initial_backoff = 1.0
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, counters: Counters | None = None) -> None:
         self._settings = settings
+        self._counters = counters if counters is not None else Counters()
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._log = RateLimitedLog(logger)
@@ -66,6 +68,7 @@ class Transport:
         )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+        self._session.verify = self._settings.ca_bundle or True  # never off
         self._session.headers.update(
             {"User-Agent": self._settings.user_agent, "Content-Type": "application/json"}
         )
@@ -146,6 +149,7 @@ class Transport:
             )
             if time.monotonic() + delay >= deadline:
                 break
+            self._counters.add("retries")
             self._closed.wait(delay)
         if self._closed.is_set():
             return Result(Outcome.SHUT_DOWN, status, attempt, retry_after)

@@ -137,7 +137,7 @@ class BridgeApp:
         limit = self.config.max_body_bytes
         over = _Answer(413, f"body over {limit} bytes")
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise over
         body = bytearray()
         while True:

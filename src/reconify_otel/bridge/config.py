@@ -6,11 +6,10 @@ is configured by environment alone and a bad value fails at start, not per reque
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from reconify_otel.settings import Secret, _number, _pick
+from reconify_otel.settings import Secret, is_loopback, number, pick
 
 ENV_TOKEN: Final = "RECONIFY_BRIDGE_TOKEN"
 ENV_MAX_BODY_BYTES: Final = "RECONIFY_BRIDGE_MAX_BODY_BYTES"
@@ -46,14 +45,14 @@ def resolve_config(
     dedup_window: int | None = None,
     retry_after: float | None = None,
 ) -> BridgeConfig:
-    raw_token = _pick(token, ENV_TOKEN)
+    raw_token = pick(token, ENV_TOKEN)
     default = BridgeConfig()
     return BridgeConfig(
         token=Secret(str(raw_token)) if raw_token else None,
-        max_body_bytes=_number(
+        max_body_bytes=number(
             max_body_bytes, ENV_MAX_BODY_BYTES, default.max_body_bytes, int, "max_body_bytes", 1
         ),
-        max_decompressed_bytes=_number(
+        max_decompressed_bytes=number(
             max_decompressed_bytes,
             ENV_MAX_DECOMPRESSED_BYTES,
             default.max_decompressed_bytes,
@@ -61,13 +60,13 @@ def resolve_config(
             "max_decompressed_bytes",
             1,
         ),
-        max_in_flight=_number(
+        max_in_flight=number(
             max_in_flight, ENV_MAX_IN_FLIGHT, default.max_in_flight, int, "max_in_flight", 1
         ),
-        dedup_window=_number(
+        dedup_window=number(
             dedup_window, ENV_DEDUP_WINDOW, default.dedup_window, int, "dedup_window", 0
         ),
-        retry_after=_number(
+        retry_after=number(
             retry_after, ENV_RETRY_AFTER, default.retry_after, float, "retry_after", 0
         ),
     )
@@ -84,11 +83,3 @@ def check_bind(host: str, token: Secret | None) -> None:
         "Collector's Authorization: Bearer header)"
     )
 
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

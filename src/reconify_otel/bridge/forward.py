@@ -19,7 +19,7 @@ from enum import Enum
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from reconify_otel.counters import Counters
-from reconify_otel.mapping import Defaults, Skip
+from reconify_otel.mapping import Defaults, Skip, Skipped
 from reconify_otel.prepare import Preparer
 from reconify_otel.settings import Settings
 from reconify_otel.spans import SpanRecord, assistant_runs
@@ -139,7 +139,7 @@ class Forwarder:
                     reasons["rejected earlier"] += 1
                 continue
             result = self._preparer.prepare(run)
-            if not isinstance(result, bytes):
+            if isinstance(result, Skipped):
                 # A failed run is not sent by design (as in-process); only a run that
                 # cannot be mapped is a rejection the Collector should hear about.
                 unmappable = result.reason is not Skip.ERROR_RUN
@@ -148,7 +148,7 @@ class Forwarder:
                 self._settle(key, unmappable, unsettled)
                 continue
             sending.append(key)
-            bodies.append(result)
+            bodies.append(result.body)
 
         retry_after: float | None = None
         failed = 0
