@@ -109,10 +109,10 @@ def test_beside_other_exporters() -> None:
 def test_zero_code_under_opentelemetry_instrument() -> None:
     result, stdout = run_example("zero_code/run_offline.py")
     check_one_payload_per_run(result, stdout)
-    assert result["runs"] == 1
-    assert result["console_spans"].get("invoke_agent Store Helper") == 1  # console exporter too
-    assert result["request_texts"] == [HOURS]
-    assert result["response_texts"] == [HOURS_ANSWER]
+    assert result["runs"] == 2  # both sent, though the app exits right after the second
+    assert result["console_spans"].get("invoke_agent Store Helper") == 2  # console exporter too
+    assert result["request_texts"] == [HOURS, SATURDAY]
+    assert result["response_texts"] == [HOURS_ANSWER, SATURDAY_ANSWER]
     assert result["sessions"][0].startswith("thread_")
 
 

@@ -16,7 +16,8 @@ import os
 from openai import OpenAI
 from openai.types.beta.threads import TextContentBlock
 
-QUESTION = "What are the store hours?"
+# Two runs, then the program ends at once: both must still reach Reconify.
+QUESTIONS = ("What are the store hours?", "Do you open on Saturdays?")
 
 
 def main() -> None:
@@ -28,15 +29,17 @@ def main() -> None:
         ).id
     )
     thread = client.beta.threads.create()
-    client.beta.threads.messages.create(thread.id, role="user", content=QUESTION)
-    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id)
-    if run.status != "completed":
-        raise SystemExit(f"run {run.id} ended {run.status}")
-    answer = client.beta.threads.messages.list(thread.id, limit=1, run_id=run.id).data[0]
-    text = " ".join(b.text.value for b in answer.content if isinstance(b, TextContentBlock))
-    print(f"user: {QUESTION}\nassistant: {text}")
-    print(f"answer {answer.id}")
-
+    for question in QUESTIONS:
+        client.beta.threads.messages.create(thread.id, role="user", content=question)
+        run = client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant_id
+        )
+        if run.status != "completed":
+            raise SystemExit(f"run {run.id} ended {run.status}")
+        answer = client.beta.threads.messages.list(thread.id, limit=1, run_id=run.id).data[0]
+        text = " ".join(b.text.value for b in answer.content if isinstance(b, TextContentBlock))
+        print(f"user: {question}\nassistant: {text}")
+        print(f"answer {answer.id}")
 
 if __name__ == "__main__":
     main()

@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/, for _
 from _standins import console_span_names, report, standins
 
 APP = Path(__file__).with_name("app.py")
-RUNS = 1  # app.py asks one question
 
 
 def instrument_command() -> str:
@@ -73,7 +72,7 @@ def main() -> None:
         names = Counter(console_span_names(done.stdout))
         print(f"console exporter printed spans: {dict(names)}")
         answer_ids = [line.split()[1] for line in app_lines if line.startswith("answer ")]
-        report(sink, RUNS, answer_ids=answer_ids, console_spans=dict(names))
+        report(sink, len(answer_ids), answer_ids=answer_ids, console_spans=dict(names))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
-from reconify_otel.counters import Counters
+from reconify_otel.counters import Counters, observe_spool
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.settings import Settings
@@ -44,6 +45,9 @@ class DurableSender:
         self._flight = threading.Condition()
         self._in_flight: dict[int, Prepared] = {}
         self._spool = self._open_spool() if settings.spool else None
+        if self._spool is not None:
+            spool_ref = weakref.ref(self._spool)
+            observe_spool(lambda: spool.stats() if (spool := spool_ref()) is not None else None)
         if self._spool is not None and self._spool.stats()[0]:
             self._start_drainer()  # left by an earlier process
 

@@ -35,7 +35,7 @@ class ReconifyHandler:
         self._settings = settings
         if settings.debug:
             enable_debug_logging()
-        self._counters = Counters()
+        self._counters = Counters("handler")
         self._preparer = Preparer(
             settings,
             self._counters,

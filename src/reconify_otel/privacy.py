@@ -13,9 +13,11 @@ from reconify_otel.mapping import Payload
 
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Bounded repetitions keep both patterns linear on hostile text (no ReDoS).
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 # Seven or more digits with the usual separators, optionally with a leading +.
-_PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{5,}\d(?![\w])")
+_PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{5,24}\d(?![\w])")
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 
 
 def without_content(payload: Payload) -> Payload:
@@ -29,12 +31,14 @@ def mask_pii(payload: Payload) -> Payload:
 
 
 def mask_text(text: str) -> str:
-    masked = _EMAIL.sub(EMAIL_MASK, text)
-    return _PHONE.sub(lambda m: PHONE_MASK if _digits(m.group()) >= 7 else m.group(), masked)
+    masked = _EMAIL.sub(EMAIL_MASK, text) if "@" in text else text
+    return _PHONE.sub(lambda m: PHONE_MASK if _looks_like_phone(m.group()) else m.group(), masked)
 
 
-def _digits(text: str) -> int:
-    return sum(ch.isdigit() for ch in text)
+def _looks_like_phone(text: str) -> bool:
+    """7 to 15 digits (E.164), and not a date such as 2024-05-01."""
+    digits = sum(ch.isdigit() for ch in text)
+    return 7 <= digits <= 15 and not _DATE.fullmatch(text.strip())
 
 
 def _map_messages(payload: Payload, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Payload:

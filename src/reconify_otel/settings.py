@@ -202,13 +202,15 @@ def resolve(
 
 def _check_endpoint(settings: Settings) -> None:
     """Keys travel in the body: plain HTTP only to this machine, or when asked for."""
+    # The value is not echoed: a key passed in the wrong place must not reach a log.
     parts = urlsplit(settings.endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"endpoint must be an http(s):// URL, got {settings.endpoint!r}")
+        raise ValueError("endpoint (or RECONIFY_ENDPOINT) must be an http:// or https:// URL")
     if parts.scheme == "http" and not settings.allow_insecure and not is_loopback(parts.hostname):
         raise ValueError(
-            f"endpoint {settings.endpoint!r} is not https://; the Reconify keys would travel in "
-            "clear. Use https, or set allow_insecure (RECONIFY_ALLOW_INSECURE=1) deliberately."
+            f"endpoint host {parts.hostname!r} is reached over plain http; the Reconify keys "
+            "would travel in clear. Use https, or set allow_insecure "
+            "(RECONIFY_ALLOW_INSECURE=1) deliberately."
         )
 
 

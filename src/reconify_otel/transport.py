@@ -53,7 +53,7 @@ class Transport:
 
     def __init__(self, settings: Settings, counters: Counters | None = None) -> None:
         self._settings = settings
-        self._counters = counters if counters is not None else Counters()
+        self._counters = counters if counters is not None else Counters("transport")
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._log = RateLimitedLog(logger)
@@ -88,7 +88,11 @@ class Transport:
         pool = self._executor()
         if pool is None:
             return [Result(Outcome.SHUT_DOWN) for _ in bodies]
-        return list(pool.map(self.send, bodies))
+        try:
+            return list(pool.map(self.send, bodies))
+        except RuntimeError:
+            # At interpreter exit no new threads start (the SDK flushes there): send here.
+            return [self.send(body) for body in bodies]
 
     def send(self, body: bytes) -> Result:
         # Worker threads start with an empty context: suppress tracing of our own

@@ -55,7 +55,7 @@ class BridgeApp:
     def __init__(self, settings: Settings, config: BridgeConfig) -> None:
         self.settings = settings
         self.config = config
-        self.counters = Counters()
+        self.counters = Counters("bridge")
         self.window = DedupWindow(config.dedup_window)
         self._transport = Transport(settings)
         self._forwarder = Forwarder(
