@@ -24,3 +24,20 @@ def test_ruff_is_clean() -> None:
 def test_mypy_is_clean() -> None:
     done = run("mypy")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_readme_configuration_table_lists_every_option() -> None:
+    from reconify_otel.settings import OPTIONS
+
+    readme = (ROOT / "README.md").read_text()
+    for option in OPTIONS:
+        assert f"| `{option.name}` | `{option.env}` |" in readme, option.name
+    assert "| `redact` | (argument only) |" in readme
+
+
+def test_readme_commands_are_the_ones_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ".venv/bin/python -m pytest" in readme
+    assert ci.strip().splitlines()[-1] == ".venv/bin/python -m pytest"
+    assert "pip install -e '.[test]' && .venv/bin/reconify-otel demo" in readme
