@@ -14,6 +14,8 @@ from typing import Any, Final
 # No stubs for protobuf's runtime in the test extra (types-protobuf would add them).
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
+from google.rpc import code_pb2
+from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -25,7 +27,16 @@ CONTENT_TYPES: Final = (PROTOBUF, JSON)
 ENCODINGS: Final = ("", "identity", "gzip", "deflate")
 
 # google.rpc.Code for each error status: the OTLP spec asks for a google.rpc.Status body.
-_RPC_CODES: Final = {400: 3, 401: 16, 404: 5, 405: 12, 413: 8, 415: 3, 429: 8, 503: 14}
+_RPC_CODES: Final = {
+    400: code_pb2.INVALID_ARGUMENT,
+    401: code_pb2.UNAUTHENTICATED,
+    404: code_pb2.NOT_FOUND,
+    405: code_pb2.UNIMPLEMENTED,
+    413: code_pb2.RESOURCE_EXHAUSTED,
+    415: code_pb2.INVALID_ARGUMENT,
+    429: code_pb2.RESOURCE_EXHAUSTED,
+    503: code_pb2.UNAVAILABLE,
+}
 
 
 class BadRequest(ValueError):
@@ -137,22 +148,11 @@ def encode_response(
 
 def encode_error(content_type: str, status: int, message: str) -> tuple[bytes, str]:
     """A ``google.rpc.Status`` for a 4xx/5xx answer, which the Collector logs."""
-    code = _RPC_CODES.get(status, 2)
+    error = Status(code=_RPC_CODES.get(status, code_pb2.UNKNOWN), message=message)
     if content_type == JSON:
-        return _json({"code": code, "message": message}), JSON
-    text = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text, PROTOBUF
+        return _json(json_format.MessageToDict(error)), JSON
+    return error.SerializeToString(), PROTOBUF
 
 
 def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _varint(number: int) -> bytes:
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
-
