@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,6 +34,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.bridge import BridgeApp, check_bind, create_app, resolve_config, serve
+from reconify_otel.bridge.server import listening_socket
 from reconify_otel.loopback.assistants_api import ReplayAssistantsAPI
 from reconify_otel.loopback.sink import Answer, ReconifySink
 from reconify_otel.settings import resolve
@@ -54,8 +54,7 @@ MAX_DECOMPRESSED = 256 * 1024
 @contextmanager
 def running(app: BridgeApp) -> Iterator[str]:
     """uvicorn on a socket we bound ourselves (no free-port race); stopped as on SIGTERM."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = listening_socket("127.0.0.1", 0)
     config = uvicorn.Config(app, lifespan="on", ws="none", log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

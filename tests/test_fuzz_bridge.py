@@ -493,10 +493,9 @@ def test_chunked_body_cut_short(bridge: Bridge) -> None:
     ],
     ids=["span-int", "link-str", "span-null"],
 )
-def test_defect_json_spans_that_are_not_objects_answer_500(bridge: Bridge, body: bytes) -> None:
-    """``wire._rewrite_ids`` calls ``.get`` on each span and link: AttributeError escapes
-    ``decode`` (it catches DecodeError, ParseError, ValueError, TypeError, RecursionError)
-    and uvicorn answers 500, which the Collector does not retry."""
+def test_regression_json_spans_that_are_not_objects_answer_400(bridge: Bridge, body: bytes) -> None:
+    """``wire._rewrite_ids`` called ``.get`` on each span and link: the AttributeError
+    escaped ``decode`` and uvicorn answered 500, which the Collector does not retry."""
     assert bridge.post(body, JSON).status_code == 400
 
 
@@ -527,10 +526,10 @@ def test_regression_a_deeply_nested_message_attribute_costs_only_its_own_run(
     assert any(p["response"]["run_id"] == "run_good" for p in bridge.sink.payloads)
 
 
-def test_defect_stalled_uploads_hold_every_slot_and_the_bridge_answers_429() -> None:
-    """A request counts as in flight from before its body is read, and nothing bounds
-    how long a body may take: two clients that stall mid-body (a Collector cut off by
-    the network) keep a bridge with ``max_in_flight=2`` answering 429 to everyone."""
+def test_regression_stalled_uploads_do_not_hold_the_slots() -> None:
+    """A request counted as in flight before its body was read, and nothing bounded how
+    long a body could take: two clients stalled mid-body (a Collector cut off by the
+    network) kept a bridge with ``max_in_flight=2`` answering 429 to everyone."""
     with ReconifySink() as sink:
         settings_ = resolve(endpoint=f"{sink.url}/track", app_key=APP_KEY, api_key=API_KEY)
         app = create_app(settings_, config=resolve_config(token=TOKEN, max_in_flight=2))
@@ -546,6 +545,19 @@ def test_defect_stalled_uploads_hold_every_slot_and_the_bridge_answers_429() -> 
                 for conn in stalled:
                     conn.close()
             assert response.status_code == 200
+
+
+def test_a_stalled_upload_is_answered_408_after_the_body_timeout() -> None:
+    with ReconifySink() as sink:
+        settings_ = resolve(endpoint=f"{sink.url}/track", app_key=APP_KEY, api_key=API_KEY)
+        app = create_app(settings_, config=resolve_config(token=TOKEN, body_timeout=0.3))
+        with running(app) as url:
+            bridge = Bridge(url, app, sink)
+            with socket.create_connection(bridge.address, timeout=5) as conn:
+                conn.sendall(request_head("1000") + b"x")
+                answer = conn.recv(200)
+            assert answer.startswith(b"HTTP/1.1 408")
+            assert app.stats()["body_timeouts"] == 1
 
 
 # --- after the campaign --------------------------------------------------------------------

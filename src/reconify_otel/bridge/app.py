@@ -100,12 +100,14 @@ class BridgeApp:
                 await _respond(send, 200, body, wire.JSON)
                 return
             self._check_request(scope, headers, content_type)
+            # A slot is taken only once the body is in, and reading it has a deadline:
+            # clients that stall mid-upload cannot starve the ones that send.
+            body = await self._read_body_in_time(headers, receive)
             if self._in_flight >= self.config.max_in_flight:
                 self.counters.add("overloaded")
                 raise _Answer(429, "bridge busy, retry later", retry_after=1.0)
             self._in_flight += 1
             try:
-                body = await self._read_body(headers, receive)
                 answer = await asyncio.get_running_loop().run_in_executor(
                     self._workers, self._handle, body, content_type, headers
                 )
@@ -120,6 +122,15 @@ class BridgeApp:
             return
         self.counters.add("http_200")
         await _respond(send, 200, answer, wire.answer_type(content_type))
+
+    async def _read_body_in_time(self, headers: dict[str, str], receive: Receive) -> bytes:
+        try:
+            return await asyncio.wait_for(
+                self._read_body(headers, receive), self.config.body_timeout
+            )
+        except asyncio.TimeoutError:
+            self.counters.add("body_timeouts")
+            raise _Answer(408, "request body not received in time") from None
 
     def _check_request(self, scope: Scope, headers: dict[str, str], content_type: str) -> None:
         if scope["path"] != TRACES_PATH:

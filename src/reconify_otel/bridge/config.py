@@ -17,6 +17,7 @@ ENV_MAX_DECOMPRESSED_BYTES: Final = "RECONIFY_BRIDGE_MAX_DECOMPRESSED_BYTES"
 ENV_MAX_IN_FLIGHT: Final = "RECONIFY_BRIDGE_MAX_IN_FLIGHT"
 ENV_DEDUP_WINDOW: Final = "RECONIFY_BRIDGE_DEDUP_WINDOW"
 ENV_RETRY_AFTER: Final = "RECONIFY_BRIDGE_RETRY_AFTER"
+ENV_BODY_TIMEOUT: Final = "RECONIFY_BRIDGE_BODY_TIMEOUT"
 
 MIB: Final = 1024 * 1024
 
@@ -34,6 +35,8 @@ class BridgeConfig:
     dedup_window: int = 100_000
     # Retry-After (seconds) when Reconify gave none.
     retry_after: float = 5.0
+    # Seconds a client may take to upload one body (a stalled upload answers 408).
+    body_timeout: float = 30.0
 
 
 def resolve_config(
@@ -44,6 +47,7 @@ def resolve_config(
     max_in_flight: int | None = None,
     dedup_window: int | None = None,
     retry_after: float | None = None,
+    body_timeout: float | None = None,
 ) -> BridgeConfig:
     raw_token = pick(token, ENV_TOKEN)
     default = BridgeConfig()
@@ -68,6 +72,9 @@ def resolve_config(
         ),
         retry_after=number(
             retry_after, ENV_RETRY_AFTER, default.retry_after, float, "retry_after", 0
+        ),
+        body_timeout=number(
+            body_timeout, ENV_BODY_TIMEOUT, default.body_timeout, float, "body_timeout", 0.01
         ),
     )
 

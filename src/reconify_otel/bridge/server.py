@@ -6,6 +6,8 @@ shutdown, which closes the ``Transport``: no send is cut off while a request wai
 
 from __future__ import annotations
 
+import socket
+
 from reconify_otel.bridge.app import BridgeApp
 from reconify_otel.bridge.config import BridgeConfig, check_bind, resolve_config
 from reconify_otel.exporter import enable_debug_logging
@@ -46,14 +48,28 @@ def serve(
     config = config if config is not None else resolve_config(token=token)
     check_bind(host, config.token)
     app = create_app(settings, config=config)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        lifespan="on",
-        ws="none",
-        log_level=log_level,
-        server_header=False,
-        # A request in flight finishes within the transport's deadline; then stop anyway.
-        timeout_graceful_shutdown=int(app.settings.timeout) + 5,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            lifespan="on",
+            ws="none",
+            log_level=log_level,
+            server_header=False,
+            # A request in flight ends within the transport's deadline; then stop anyway.
+            timeout_graceful_shutdown=int(app.settings.timeout) + 5,
+        )
     )
+    server.run(sockets=[listening_socket(host, port)])
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A listening socket whose connections have ``TCP_NODELAY`` (Linux passes it on to
+    accepted sockets): uvicorn writes headers and body apart, and Nagle's algorithm with
+    delayed ACKs would hold every answer that has a body for about 40 ms."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock

@@ -32,6 +32,7 @@ _RPC_CODES: Final = {
     401: code_pb2.UNAUTHENTICATED,
     404: code_pb2.NOT_FOUND,
     405: code_pb2.UNIMPLEMENTED,
+    408: code_pb2.DEADLINE_EXCEEDED,
     413: code_pb2.RESOURCE_EXHAUSTED,
     415: code_pb2.INVALID_ARGUMENT,
     429: code_pb2.RESOURCE_EXHAUSTED,
@@ -117,7 +118,9 @@ def _items(parent: Any, *names: str) -> list[Any]:
     return []
 
 
-def _rewrite_ids(holder: dict[str, Any], names: tuple[str, ...]) -> None:
+def _rewrite_ids(holder: Any, names: tuple[str, ...]) -> None:
+    if not isinstance(holder, dict):
+        raise BadRequest("OTLP JSON spans and links must be objects")
     for name in names:
         value = holder.get(name)
         if isinstance(value, str) and value:
