@@ -142,7 +142,7 @@ def test_shutdown_while_the_endpoint_hangs_returns_in_time_and_keeps_the_payload
     # The endpoint recovers; the next process delivers it.
     sink.set_default(Answer.ok())
     sink.stop()  # ends the hanging answer
-    with ReconifySink() as healthy:
+    with ReconifySink(port=sink.port) as healthy:  # the same endpoint, healthy again
         again = ReconifySpanExporter(
             f"{healthy.url}/track", APP_KEY, API_KEY, spool_retry_seconds=0.2
         )

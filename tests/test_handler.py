@@ -167,7 +167,7 @@ def test_user_and_session_parity(sink: ReconifySink, handler: ReconifyHandler) -
     with reconify_otel.session("per-request"):
         handler.log_assistant(run_dict(id="run_2"), IN, dict(OUT, run_id="run_2"))
     assert handler.flush(5)
-    first, second = sink.payloads
+    first, second = sorted(sink.payloads, key=lambda p: str(p["response"]["run_id"]))
     assert first["user"] == {"userId": "123", "isAuthenticated": 1, "firstName": "Francis"}
     assert (first["session"], first["sessionTimeout"]) == ("MySessionId", 20)
     assert second["session"] == "per-request"

@@ -177,3 +177,44 @@ def test_superseded_upstream_spans_are_not_runs() -> None:
     assert is_assistant_run(A.UPSTREAM_RUN, {})
     assert not is_assistant_run(A.UPSTREAM_RUN, {A.SUPERSEDED: True})
     assert not is_assistant_run(A.UPSTREAM_RUN_STREAM, {A.SUPERSEDED: True})
+
+
+def test_a_failed_poll_does_not_end_a_run_that_later_completes(
+    traced: tuple[AssistantsInstrumentor, InMemorySpanExporter],
+) -> None:
+    import openai
+
+    _, spans = traced
+    with SimulatedAssistantsAPI(polls_to_finish=3) as api:
+        client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
+        down = OpenAI(base_url="http://127.0.0.1:9/v1", api_key="sk-test", max_retries=0)
+        assistant = client.beta.assistants.create(name="Bot", model="gpt-4o-mini")
+        thread = client.beta.threads.create()
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="hi")
+        run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        with pytest.raises(openai.APIConnectionError):  # one poll fails, the app goes on
+            down.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+        while run.status not in ("completed", "failed"):
+            run = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+        client.beta.threads.messages.list(thread_id=thread.id, limit=1, run_id=run.id)
+    (span,) = spans.get_finished_spans()
+    attrs = span.attributes or {}
+    assert attrs[A.RUN_STATUS] == "completed" and A.ERROR_TYPE not in attrs
+    assert A.RESPONSE_MESSAGES in attrs
+
+
+def test_unmarked_upstream_spans_are_skipped_while_the_instrumentor_is_active(
+    traced: tuple[AssistantsInstrumentor, InMemorySpanExporter],
+) -> None:
+    """The marking processor needs an SDK provider at ``instrument()``; when the app sets
+    its provider only later, the in-process exporter still sends each run once."""
+    from reconify_otel import ReconifySpanExporter
+    from reconify_otel.loopback.sink import ReconifySink
+
+    from .test_mapping import CURRENT, make_span
+
+    with ReconifySink() as sink:
+        exporter = ReconifySpanExporter(f"{sink.url}/t", "app", "api", spool=False)
+        exporter.export([make_span("openai.assistant.run", CURRENT)])  # no mark on it
+        assert sink.attempts == 0
+        assert exporter.stats() == {"skipped_superseded": 1}

@@ -201,3 +201,25 @@ def test_no_key_in_logs_errors_reprs_or_spool(
     assert spool_text  # and so was the spool
     for secret in secrets:
         assert secret not in haystack
+
+
+def test_an_answer_echoing_the_request_does_not_put_the_keys_in_the_log(
+    sink: ReconifySink, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json as json_module
+
+    exporter = exporter_for(sink)
+    body = json_module.dumps({"error": "bad", "echo": {"appKey": APP_KEY, "apiKey": API_KEY}})
+    sink.script(Answer.status(400, body.encode()))
+    exporter.export([own_span_with("hello")])
+    assert "answered 400" in caplog.text
+    assert APP_KEY not in caplog.text and API_KEY not in caplog.text
+
+
+def test_boolean_options_given_as_strings_mean_what_they_say() -> None:
+    from reconify_otel.settings import resolve
+
+    settings = resolve(app_key="a", api_key="b", spool="false", debug="0", capture_content="off")
+    assert (settings.spool, settings.debug, settings.capture_content) == (False, False, False)
+    with pytest.raises(ValueError):
+        resolve(app_key="a", api_key="b", mask_pii="perhaps")

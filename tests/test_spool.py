@@ -65,6 +65,9 @@ def test_claims_oldest_first_and_release_keeps_the_rest(tmp_path: Path) -> None:
     spool.release(claimed[1], [claimed[1].payloads[1]])  # one of two delivered
     rest = list(spool.claim())
     assert [[p["n"] for p in c.payloads] for c in rest] == [[11], [20, 21]]
+    for c in rest:
+        spool.release(c, c.payloads)  # nothing delivered: all stays
+    assert spool.stats()[0] == 2
 
 
 def test_byte_cap_drops_the_oldest_counted(
@@ -76,7 +79,7 @@ def test_byte_cap_drops_the_oldest_counted(
         spool.put([payload(n, size=900)])
     files, size = spool.stats()
     assert size <= 3000 and files == 3
-    assert [c.payloads[0]["n"] for c in spool.claim()] == [7, 8, 9]
+    assert [c.payloads[0]["n"] for c in spool.claim()] == [7, 8, 9]  # locks freed with the fds
     assert counters.snapshot()["spool_dropped"] == 7
     assert "over the 3000-byte cap" in caplog.text
 
@@ -102,23 +105,57 @@ def test_corrupt_file_is_removed_and_counted(tmp_path: Path) -> None:
     assert counters.snapshot()["spool_corrupt_files"] == 1
 
 
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def hold_lock(path: Path) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_file_another_live_process_is_sending_is_left_alone(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path)
+    spool.put([payload(1)])
+    spool.put([payload(2)])
+    first = sorted(spool.directory.iterdir())[0]
+    holder = hold_lock(first)
+    try:
+        claimed = list(spool.claim())
+        assert [c.payloads[0]["n"] for c in claimed] == [2]
+        for c in claimed:
+            spool.release(c, [])
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_claim_of_a_killed_process_is_taken_back(tmp_path: Path) -> None:
     spool = spool_at(tmp_path)
     spool.put([payload(1)])
-    (original,) = list(spool.directory.iterdir())
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    os.rename(original, original.with_name(f"{original.name}.sending-{dead.stdout.strip()}"))
-    assert [c.payloads[0]["n"] for c in spool.claim()] == [1]
+    (only,) = list(spool.directory.iterdir())
+    holder = hold_lock(only)
+    holder.send_signal(9)  # SIGKILL: the kernel drops the lock
+    holder.wait()
+    claimed = list(spool.claim())
+    assert [c.payloads[0]["n"] for c in claimed] == [1]
+    spool.release(claimed[0], [])
+    assert not spool.waiting()
 
 
-def test_a_live_claim_is_left_alone(tmp_path: Path) -> None:
-    spool = spool_at(tmp_path)
-    spool.put([payload(1)])
-    (original,) = list(spool.directory.iterdir())
-    os.rename(original, original.with_name(f"{original.name}.sending-1"))  # pid 1 lives
-    assert list(spool.claim()) == []
+def test_files_that_vanish_mid_listing_are_no_error(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path, max_bytes=10_000)
+    for n in range(20):
+        spool.put([payload(n)])
+    for path in list(spool.directory.iterdir())[::2]:
+        path.unlink()
+    assert spool.stats()[0] == 10
+    assert len(list(spool.claim(max_files=100))) == 10

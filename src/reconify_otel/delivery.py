@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 import time
 import weakref
@@ -18,6 +17,7 @@ from collections import deque
 
 from reconify_otel.counters import Counters
 from reconify_otel.durable import DurableSender
+from reconify_otel.forksafe import reset_after_fork
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.prepare import Prepared
 
@@ -45,11 +45,15 @@ class Dispatcher:
         self._log = RateLimitedLog(logger)
         self._closed = False
         self._reset()
+        reset_after_fork(self)
         ref = weakref.ref(self)
         atexit.register(_flush_at_exit, ref, exit_flush_seconds)
 
+    def _after_fork(self) -> None:
+        # The parent's queue is the parent's to deliver: the child starts empty.
+        self._reset()
+
     def _reset(self) -> None:
-        self._pid = os.getpid()
         self._cond = threading.Condition()
         self._queue: deque[Prepared] = deque()
         self._in_flight = 0
@@ -57,8 +61,6 @@ class Dispatcher:
 
     def submit(self, item: Prepared) -> bool:
         """Queue one prepared payload; never blocks. False when closed."""
-        if self._pid != os.getpid():  # forked: the parent's thread is not here
-            self._reset()
         with self._cond:
             if self._closed:
                 self._counters.add("dropped_closed")
@@ -125,11 +127,6 @@ class Dispatcher:
         self._sender.spool_now(left)
         self._sender.close(max(0.0, deadline - time.monotonic()))
         return flushed and not left
-
-    @property
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._queue) + self._in_flight
 
 
 def _flush_at_exit(ref: weakref.ref[Dispatcher], seconds: float) -> None:

@@ -14,9 +14,11 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from reconify_otel import attributes as A
 from reconify_otel.counters import Counters
 from reconify_otel.durable import DurableSender
 from reconify_otel.identity import resolve_personal
+from reconify_otel.instrumentation import supersedes_upstream
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.mapping import Defaults, is_assistant_run
 from reconify_otel.prepare import Prepared, Preparer
@@ -75,8 +77,12 @@ class ReconifySpanExporter(SpanExporter):
 
     def _export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         items: list[Prepared] = []
+        superseded = supersedes_upstream()
         for span in spans:
             if is_assistant_run(span.name, span.attributes or {}):
+                if superseded and span.name in A.UPSTREAM_SPAN_NAMES:
+                    self._counters.add("skipped_superseded")
+                    continue
                 prepared = self._preparer.prepare(from_sdk(span))
                 if isinstance(prepared, Prepared):
                     items.append(prepared)

@@ -31,7 +31,7 @@ logger = logging.getLogger("reconify_otel")
 class ReconifyHandler:
     """Logs Assistants runs to Reconify; build it with ``reconify_openai_handler``."""
 
-    def __init__(self, settings: Settings, *, max_queue: int = 2048) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
         if settings.debug:
             enable_debug_logging()
@@ -44,7 +44,7 @@ class ReconifyHandler:
             ),
         )
         sender = DurableSender(settings, self._counters, self._preparer)
-        self._dispatcher = Dispatcher(sender, self._counters, max_queue=max_queue)
+        self._dispatcher = Dispatcher(sender, self._counters, max_queue=settings.max_queue)
         self._log = RateLimitedLog(logger)
 
     def __repr__(self) -> str:

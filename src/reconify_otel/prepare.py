@@ -58,13 +58,13 @@ class Preparer:
                     ", ".join(mapped.bad_attributes),
                 )
             shaped = self.shape(mapped.payload)
+            result = self._within_caps(shaped) if not isinstance(shaped, Skipped) else shaped
         else:
-            shaped = mapped
-        if isinstance(shaped, Skipped):
-            self._counters.add(f"skipped_{shaped.reason.value}")
-            logger.debug("run not sent (%s): %s", shaped.reason.value, shaped.detail)
-            return shaped
-        return self.seal(shaped)
+            result = mapped
+        if isinstance(result, Skipped):
+            self._counters.add(f"skipped_{result.reason.value}")
+            logger.debug("run not sent (%s): %s", result.reason.value, result.detail)
+        return result
 
     def shape(self, payload: Payload) -> Payload | Skipped:
         """What may leave the process; a failing ``redact`` hook drops the payload."""
@@ -78,7 +78,8 @@ class Preparer:
                 redacted = settings.redact(payload)
             except Exception as error:
                 self._log.warning(
-                    "redact", "the redact hook raised %s; the payload is dropped, not sent",
+                    "redact",
+                    "the redact hook raised %s; the payload is dropped, not sent",
                     type(error).__name__,
                 )
                 return Skipped(Skip.REDACT_FAILED, type(error).__name__)
@@ -86,6 +87,15 @@ class Preparer:
                 self._log.warning("redact-type", "the redact hook must return the payload dict")
                 return Skipped(Skip.REDACT_FAILED, "redact returned no payload")
             payload = redacted
+        return payload
+
+    def _within_caps(self, payload: Payload) -> Prepared | Skipped:
+        """Encoded once; only a body longer than the field cap can break a cap, so only
+        then are fields cut and texts fitted (and the payload encoded again)."""
+        settings = self._settings
+        sealed = self.seal(payload)
+        if len(sealed.body) <= min(settings.max_field_bytes, settings.max_payload_bytes):
+            return self._shown(sealed)
         capped = size_caps.cap_fields(payload, settings.max_field_bytes)
         fitted = size_caps.fit(capped, settings.max_payload_bytes)
         if fitted is None:
@@ -93,10 +103,13 @@ class Preparer:
                 "too-large", "a payload over %d bytes was dropped", settings.max_payload_bytes
             )
             return Skipped(Skip.TOO_LARGE, f"over {settings.max_payload_bytes} bytes")
-        return fitted
+        return self._shown(self.seal(fitted))
 
     def seal(self, payload: Payload) -> Prepared:
         """Encode with the keys (also for payloads read back from a spool)."""
-        if self._settings.debug:
-            logger.info("reconify payload: %s", masked(payload))
         return Prepared(payload, encode(payload, *self._settings.secrets))
+
+    def _shown(self, prepared: Prepared) -> Prepared:
+        if self._settings.debug:
+            logger.info("reconify payload: %s", masked(prepared.payload))
+        return prepared

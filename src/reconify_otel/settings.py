@@ -56,7 +56,7 @@ class Settings:
     api_key: Secret
     endpoint: str = DEFAULT_ENDPOINT
     timeout: float = 10.0
-    concurrency: int = 8
+    concurrency: int = 16
     compression: str = "none"
     session_timeout: int | None = None
     debug: bool = False
@@ -71,6 +71,7 @@ class Settings:
     spool_max_bytes: int = 50 * MIB
     spool_retention_hours: float = 48.0
     spool_retry_seconds: float = 30.0
+    max_queue: int = 2048
     redact: Redact | None = field(default=None, compare=False)
     user_agent: str = field(default="", compare=False)
 
@@ -98,12 +99,14 @@ def pick(value: Any, env: str) -> Any:
 
 
 def _flag(value: Any, env: str, default: bool, name: str) -> bool:
-    if value is not None:
-        return bool(value)
-    raw = os.environ.get(env)
+    if isinstance(value, bool):
+        return value
+    raw = pick(value, env)
     if raw is None:
         return default
-    lowered = raw.strip().lower()
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    lowered = str(raw).strip().lower()
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
@@ -142,7 +145,7 @@ class Option:
 OPTIONS: Final = (
     Option("endpoint", "RECONIFY_ENDPOINT", _text, "Reconify's REST endpoint"),
     Option("timeout", "RECONIFY_TIMEOUT", _num(float, 0.001), "seconds for all attempts of one payload"),
-    Option("concurrency", "RECONIFY_CONCURRENCY", _num(int, 1), "payloads sent at once"),
+    Option("concurrency", "RECONIFY_CONCURRENCY", _num(int, 1), "most payloads sent at once (fewer while the endpoint answers fast)"),
     Option("compression", "RECONIFY_COMPRESSION", _compression, "`none` or `gzip`"),
     Option("session_timeout", "RECONIFY_SESSION_TIMEOUT", _num(int, 1), "minutes before a session ends"),
     Option("debug", "RECONIFY_DEBUG", _flag, "log each payload, keys masked"),
@@ -156,14 +159,13 @@ OPTIONS: Final = (
     Option("spool_dir", "RECONIFY_SPOOL_DIR", _text, "spool directory (default `~/.cache/reconify-otel/spool`)"),
     Option("spool_max_bytes", "RECONIFY_SPOOL_MAX_BYTES", _num(int, 1024), "spool size cap; the oldest go first"),
     Option("spool_retention_hours", "RECONIFY_SPOOL_RETENTION_HOURS", _num(float, 0.001), "spooled payloads older than this are dropped"),
+    Option("max_queue", "RECONIFY_MAX_QUEUE", _num(int, 1), "handler API: payloads waiting to be sent; beyond it the oldest is dropped"),
     Option("spool_retry_seconds", "RECONIFY_SPOOL_RETRY_SECONDS", _num(float, 0.01), "how often the spool is retried while Reconify is down"),
 )  # fmt: skip
 OPTION_NAMES: Final = frozenset(o.name for o in OPTIONS) | {"redact"}
 
 
-def resolve(
-    *, app_key: str | None = None, api_key: str | None = None, **options: Any
-) -> Settings:
+def resolve(*, app_key: str | None = None, api_key: str | None = None, **options: Any) -> Settings:
     """Build ``Settings``; a missing key or a bad value is a ``ValueError`` now, not later."""
     from reconify_otel.version import __version__
 
@@ -183,7 +185,9 @@ def resolve(
             + ". Both come from the application's page in the Reconify console."
         )
     defaults = {f.name: f.default for f in fields(Settings)}
-    values = {o.name: o.parse(options.get(o.name), o.env, defaults[o.name], o.name) for o in OPTIONS}
+    values = {
+        o.name: o.parse(options.get(o.name), o.env, defaults[o.name], o.name) for o in OPTIONS
+    }
     redact = options.get("redact")
     if redact is not None and not callable(redact):
         raise TypeError("redact must be a function taking and returning a payload dict")

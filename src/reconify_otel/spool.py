@@ -2,10 +2,11 @@
 
 Modelled on the Azure Monitor exporter's local storage. Payloads are kept WITHOUT the
 Reconify keys (they join at send time), one JSON-lines file per batch, written to a
-temporary name then renamed so a crash never leaves half a file. A file being resent is
-claimed by renaming it with the owner's pid, so two processes never send it twice and
-a claim left by a killed process is taken back. Beyond the byte cap or the retention
-time the oldest files go, counted and logged.
+temporary name, synced, then renamed, so a crash never leaves half a file. A file being
+resent is claimed with an exclusive ``flock``, which the kernel drops when its process
+dies: two processes never send one file twice, and a killed process leaves no stale
+claim. Beyond the byte cap or the retention time the oldest files go, counted and logged.
+Files vanish under our feet when another process delivers them; every listing allows it.
 """
 
 from __future__ import annotations
@@ -26,13 +27,19 @@ from typing import Any
 
 from reconify_otel.counters import Counters
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process per spool
+    fcntl = None  # type: ignore[assignment]
+
 logger = logging.getLogger("reconify_otel")
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_RETENTION_SECONDS = 48 * 3600
 DEFAULT_FILES_PER_DRAIN = 10
 _SUFFIX = ".jsonl"
-_CLAIMED = ".sending-"
+
+Payload = dict[str, Any]
 
 
 class SpoolUnavailable(Exception):
@@ -47,7 +54,8 @@ def default_directory() -> Path:
 @dataclass(frozen=True, slots=True)
 class Claimed:
     path: Path
-    payloads: list[dict[str, Any]]
+    payloads: list[Payload]
+    fd: int  # holds the lock until ``release``
 
 
 class Spool:
@@ -60,7 +68,7 @@ class Spool:
         max_bytes: int = DEFAULT_MAX_BYTES,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
     ) -> None:
-        # One partition per app key (hashed): one app never sends another's payloads.
+        # Partitioned by a hash (of the app key and endpoint): the key never shows.
         digest = hashlib.sha256(partition.encode()).hexdigest()[:16]
         self.directory = directory / digest
         self._counters = counters
@@ -71,7 +79,7 @@ class Spool:
         _private_directory(directory)
         _private_directory(self.directory)
 
-    def put(self, payloads: list[dict[str, Any]]) -> bool:
+    def put(self, payloads: list[Payload]) -> bool:
         """Write a batch durably; False (counted, logged) if it could not be written."""
         if not payloads:
             return True
@@ -86,10 +94,12 @@ class Spool:
         self._enforce_limits()
         return True
 
-    def _write(self, path: Path, payloads: list[dict[str, Any]]) -> None:
+    def _write(self, path: Path, payloads: list[Payload]) -> None:
         """Atomically: a private temporary file, synced, then renamed over ``path``."""
-        data = "".join(json.dumps(p, separators=(",", ":")) + "\n" for p in payloads).encode()
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        data = "".join(json.dumps(p, separators=(",", ":")) + "\n" for p in payloads).encode(
+            "utf-8", "replace"
+        )
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.{next(self._seq)}.tmp")
         try:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as handle:
@@ -102,79 +112,111 @@ class Spool:
                 temporary.unlink()
 
     def claim(self, max_files: int = DEFAULT_FILES_PER_DRAIN) -> Iterator[Claimed]:
-        """Oldest files first, each renamed to this process before it is read."""
-        self._reclaim_abandoned()
+        """Oldest files first, each locked before it is read; ``release`` each one."""
         self._expire()
         taken = 0
         for path in self._files():
             if taken >= max_files:
                 return
-            claimed = path.with_name(f"{path.name}{_CLAIMED}{os.getpid()}")
-            try:
-                os.rename(path, claimed)
-            except OSError:
-                continue  # another process took it
+            fd = _lock(path)
+            if fd is None:
+                continue  # another process is sending it, or it is gone
             taken += 1
-            payloads = _read(claimed)
+            payloads = _read(path)
             if payloads is None:
                 self._counters.add("spool_corrupt_files")
-                logger.error("Reconify spool file %s is unreadable; removed", claimed.name)
-                self.delete(claimed)
+                logger.error("Reconify spool file %s is unreadable; removed", path.name)
+                self._unlink(path)
+                os.close(fd)
                 continue
-            yield Claimed(claimed, payloads)
+            yield Claimed(path, payloads, fd)
 
-    def delete(self, path: Path) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    def release(self, claimed: Claimed, remaining: list[Payload]) -> None:
+        """Done with a claimed file: delete it, or keep what is still undelivered in place."""
+        try:
+            if not remaining:
+                self._unlink(claimed.path)
+            elif len(remaining) != len(claimed.payloads):
+                self._write(claimed.path, remaining)  # same name: same place in line
+        finally:
+            os.close(claimed.fd)
 
-    def release(self, claimed: Claimed, remaining: list[dict[str, Any]]) -> None:
-        """Give back what is still undelivered of a claimed file, keeping its place in line."""
-        if not remaining:
-            self.delete(claimed.path)
-            return
-        if len(remaining) != len(claimed.payloads):
-            self._write(claimed.path, remaining)
-        original = claimed.path.with_name(claimed.path.name.split(_CLAIMED)[0])
-        os.rename(claimed.path, original)
+    def waiting(self) -> bool:
+        return bool(self._files())
 
     def stats(self) -> tuple[int, int]:
-        """(files, bytes) waiting, claimed ones included."""
-        sizes = [p.stat().st_size for p in self._all_files()]
+        """(files, bytes) waiting."""
+        sizes = [size for _, size in self._sized(self._files())]
         return len(sizes), sum(sizes)
 
     def _files(self) -> list[Path]:
-        return sorted(self.directory.glob(f"*{_SUFFIX}"))
+        try:
+            return sorted(self.directory.glob(f"*{_SUFFIX}"))
+        except OSError:
+            return []
 
-    def _all_files(self) -> list[Path]:
-        return [p for p in self.directory.iterdir() if not p.name.endswith(".tmp")]
-
-    def _reclaim_abandoned(self) -> None:
-        for path in self.directory.glob(f"*{_CLAIMED}*"):
-            pid = path.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-                with contextlib.suppress(OSError):
-                    os.rename(path, path.with_name(path.name.split(_CLAIMED)[0]))
+    @staticmethod
+    def _sized(paths: list[Path]) -> list[tuple[Path, int]]:
+        sized = []
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                sized.append((path, path.stat().st_size))
+        return sized
 
     def _expire(self) -> None:
         horizon = time.time() - self._retention
         for path in self._files():
-            if path.stat().st_mtime < horizon:
-                self._drop(path, "older than the retention limit")
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < horizon:
+                    self._drop(path, "older than the retention limit")
 
     def _enforce_limits(self) -> None:
         with self._lock:
-            files = self._files()
-            total = sum(p.stat().st_size for p in files)
-            while files and total > self._max_bytes:
-                oldest = files.pop(0)
-                total -= oldest.stat().st_size
-                self._drop(oldest, f"over the {self._max_bytes}-byte cap")
+            sized = self._sized(self._files())
+            total = sum(size for _, size in sized)
+            for path, size in sized:
+                if total <= self._max_bytes:
+                    break
+                total -= size
+                self._drop(path, f"over the {self._max_bytes}-byte cap")
 
     def _drop(self, path: Path, why: str) -> None:
-        payloads = _read(path) or []
-        self.delete(path)
+        fd = _lock(path)
+        if fd is None:
+            return  # being sent right now: not ours to drop
+        try:
+            payloads = _read(path) or []
+            self._unlink(path)
+        finally:
+            os.close(fd)
         self._counters.add("spool_dropped", len(payloads))
         logger.warning("Reconify spool dropped %d payloads %s", len(payloads), why)
+
+    @staticmethod
+    def _unlink(path: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _lock(path: Path) -> int | None:
+    """An fd holding an exclusive lock on ``path``, or None if taken or gone.
+
+    After locking, the name must still lead to the locked file: a process that got the
+    lock just after another deleted the file must not send it again.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(fd).st_ino != os.stat(path).st_ino:
+            raise FileNotFoundError(path)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _private_directory(path: Path) -> None:
@@ -187,20 +229,10 @@ def _private_directory(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
-def _read(path: Path) -> list[dict[str, Any]] | None:
+def _read(path: Path) -> list[Payload] | None:
     try:
         lines = path.read_bytes().splitlines()
         payloads = [json.loads(line) for line in lines if line.strip()]
     except (OSError, ValueError):
         return None
     return [p for p in payloads if isinstance(p, dict)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

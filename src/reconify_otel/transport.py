@@ -15,22 +15,26 @@ import os
 import random
 import threading
 import time
-import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 import requests
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from reconify_otel.counters import Counters
+from reconify_otel.forksafe import reset_after_fork
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.settings import Settings
 
 logger = logging.getLogger("reconify_otel")
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+# One more sending thread per this much round trip: below it, threads cost more than they save.
+_SECONDS_PER_THREAD = 0.001
+T = TypeVar("T")
 
 
 class Outcome(str, Enum):
@@ -58,7 +62,7 @@ class Transport:
         self._lock = threading.Lock()
         self._log = RateLimitedLog(logger)
         self._start()
-        _reset_after_fork.add(self)
+        reset_after_fork(self)
 
     def _start(self) -> None:
         self._pid = os.getpid()
@@ -73,6 +77,8 @@ class Transport:
             {"User-Agent": self._settings.user_agent, "Content-Type": "application/json"}
         )
         self._pool: ThreadPoolExecutor | None = None
+        # Round-trip estimate (s); starts as a WAN would look, then follows the endpoint.
+        self._latency = 0.05
 
     def _after_fork(self) -> None:
         # The parent's pool threads and sockets do not exist in the child.
@@ -80,19 +86,49 @@ class Transport:
         self._start()
 
     def send_all(self, bodies: Sequence[bytes]) -> list[Result]:
-        """Send each body (one interaction each) concurrently; results in the same order."""
-        if not bodies:
-            return []
-        if len(bodies) == 1 or self._settings.concurrency == 1:
-            return [self.send(body) for body in bodies]
-        pool = self._executor()
-        if pool is None:
+        """Send each body (one interaction each); results in the same order."""
+        if self._closed.is_set():
             return [Result(Outcome.SHUT_DOWN) for _ in bodies]
+        return self.map(self.send, bodies)
+
+    def map(self, work: Callable[[T], Result], items: Sequence[T]) -> list[Result]:
+        """``work`` over ``items`` with as many threads as the endpoint's latency repays.
+
+        A request costs about half a millisecond of CPU here; on loopback extra threads
+        only fight over the GIL, across a WAN each one waits. So the calling thread
+        works, and helpers join it in proportion to the observed round trip, up to
+        ``concurrency``. Workers pull from one shared iterator: no barrier between groups.
+        """
+        wanted = min(len(items), self._parallelism())
+        if wanted <= 1:
+            return [work(item) for item in items]
+        results: list[Result | None] = [None] * len(items)
+        pending = iter(enumerate(items))
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    nxt = next(pending, None)
+                if nxt is None:
+                    return
+                results[nxt[0]] = work(nxt[1])
+
+        helpers = []
+        pool = self._executor()
         try:
-            return list(pool.map(self.send, bodies))
+            for _ in range(wanted - 1):
+                if pool is not None:
+                    helpers.append(pool.submit(worker))
         except RuntimeError:
-            # At interpreter exit no new threads start (the SDK flushes there): send here.
-            return [self.send(body) for body in bodies]
+            pass  # interpreter exit: no new threads; the calling thread does it all
+        worker()
+        for helper in helpers:
+            helper.result()
+        return [r if r is not None else Result(Outcome.SHUT_DOWN) for r in results]
+
+    def _parallelism(self) -> int:
+        return max(1, min(self._settings.concurrency, int(self._latency / _SECONDS_PER_THREAD)))
 
     def send(self, body: bytes) -> Result:
         # Worker threads start with an empty context: suppress tracing of our own
@@ -116,6 +152,7 @@ class Transport:
             if remaining <= 0:
                 break
             retry_after = None
+            began = time.monotonic()
             try:
                 response = self._session.post(
                     settings.endpoint, data=body, headers=headers, timeout=remaining
@@ -128,6 +165,7 @@ class Transport:
                     type(error).__name__,
                 )
             else:
+                self._latency += (time.monotonic() - began - self._latency) * 0.2
                 status = response.status_code
                 if 200 <= status < 300:
                     if _accepted(response):
@@ -136,7 +174,7 @@ class Transport:
                         "rejected-2xx",
                         "Reconify answered %s but did not accept the payload: %.200s",
                         status,
-                        response.text,
+                        self._scrubbed(response.text[:1000]),
                     )
                     return Result(Outcome.REJECTED, status, attempt)
                 if status not in RETRYABLE_STATUS:
@@ -144,7 +182,7 @@ class Transport:
                         f"status:{status}",
                         "Reconify answered %s; the payload is not retried: %.200s",
                         status,
-                        response.text,
+                        self._scrubbed(response.text[:1000]),
                     )
                     return Result(Outcome.REJECTED, status, attempt)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -165,6 +203,13 @@ class Transport:
             status,
         )
         return Result(Outcome.FAILED, status, attempt, retry_after)
+
+    def _scrubbed(self, text: str) -> str:
+        """An answer's text for a log line, with our keys masked should it echo them."""
+        for secret in self._settings.secrets:
+            if len(secret) >= 4:  # a one-letter test key would mask every such letter
+                text = text.replace(secret, "***")
+        return text
 
     def _executor(self) -> ThreadPoolExecutor | None:
         with self._lock:
@@ -217,22 +262,3 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-class _ForkRegistry:
-    """Fresh sessions and pools in a forked child, for every live transport."""
-
-    def __init__(self) -> None:
-        self._live: weakref.WeakSet[Transport] = weakref.WeakSet()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
-
-    def add(self, transport: Transport) -> None:
-        self._live.add(transport)
-
-    def _after_fork(self) -> None:
-        for transport in list(self._live):
-            transport._after_fork()
-
-
-_reset_after_fork = _ForkRegistry()

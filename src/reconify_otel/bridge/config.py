@@ -89,4 +89,3 @@ def check_bind(host: str, token: Secret | None) -> None:
         f"--token or the {ENV_TOKEN} environment variable (the same value as the "
         "Collector's Authorization: Bearer header)"
     )
-

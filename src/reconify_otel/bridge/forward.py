@@ -18,14 +18,18 @@ from enum import Enum
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from reconify_otel.breaker import Breaker
 from reconify_otel.counters import Counters
 from reconify_otel.mapping import Defaults, Skip, Skipped
 from reconify_otel.prepare import Preparer
 from reconify_otel.settings import Settings
 from reconify_otel.spans import SpanRecord, assistant_runs
-from reconify_otel.transport import Outcome, Transport
+from reconify_otel.transport import Outcome, Result, Transport
 
 logger = logging.getLogger("reconify_otel.bridge")
+
+
+_FOR_THIS_REQUEST = 3600.0  # a request's breaker never closes again before it ends
 
 
 class Seen(Enum):
@@ -150,10 +154,23 @@ class Forwarder:
             sending.append(key)
             bodies.append(result.body)
 
+        # After one payload failed for its whole deadline the rest are not tried: the
+        # Collector gets 503 at once and resends the batch, instead of this request
+        # holding a worker for (spans / threads) x timeout while Reconify is down.
+        breaker = Breaker(base_pause=_FOR_THIS_REQUEST)
+
+        def send(body: bytes) -> Result:
+            if not breaker.allows():
+                return Result(Outcome.FAILED)
+            result = self._transport.send(body)
+            breaker.note(result)
+            return result
+
         retry_after: float | None = None
         failed = 0
-        for key, sent in zip(sending, self._transport.send_all(bodies), strict=True):
-            self._counters.add(sent.outcome.value)
+        for key, sent in zip(sending, self._transport.map(send, bodies), strict=True):
+            if sent.attempts:
+                self._counters.add(sent.outcome.value)
             if sent.outcome is Outcome.ACCEPTED:
                 self._settle(key, False, unsettled)
             elif sent.outcome is Outcome.REJECTED:

@@ -135,9 +135,7 @@ def answer_type(content_type: str) -> str:
     return JSON if content_type == JSON else PROTOBUF
 
 
-def encode_response(
-    content_type: str, rejected: int = 0, message: str = ""
-) -> tuple[bytes, str]:
+def encode_response(content_type: str, rejected: int = 0, message: str = "") -> tuple[bytes, str]:
     """An ``ExportTraceServiceResponse`` in the request's encoding; partial success
     is set only when something was rejected, as the spec asks."""
     response = ExportTraceServiceResponse()

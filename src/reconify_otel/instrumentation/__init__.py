@@ -45,7 +45,10 @@ _SUPERSEDERS: weakref.WeakKeyDictionary[Any, SupersedeUpstreamRuns] = weakref.We
 
 def _env_capture_content() -> bool:
     return os.environ.get(ENV_CAPTURE_CONTENT, "true").strip().lower() not in (
-        "0", "false", "no", "off",
+        "0",
+        "false",
+        "no",
+        "off",
     )
 
 
@@ -105,14 +108,17 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             # FunctionWrapper on the class's own entry, not wrap_function_wrapper's getattr:
             # over another instrumentor's wrapper that getattr yields a bound proxy, and
             # restoring it would leave a wrapper behind.
-            wrapper = FunctionWrapper(original, make_wrapper(hook, inspect.unwrap(original),
-                                                             switch))
+            wrapper = FunctionWrapper(
+                original, make_wrapper(hook, inspect.unwrap(original), switch)
+            )
             setattr(owner, method, wrapper)
             self._installed.append((owner, method, original, wrapper))
         self._superseder = _supersede(provider or trace.get_tracer_provider())
+        _active.add(self)
         self._start_flusher(tracker, limits.answer_grace)
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        _active.discard(self)
         if self._stop is not None:
             self._stop.set()
         if self._superseder is not None:
@@ -145,6 +151,16 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if not AssistantsInstrumentor._atexit_registered:
             AssistantsInstrumentor._atexit_registered = True
             atexit.register(_flush_at_exit)
+
+
+_active: weakref.WeakSet[AssistantsInstrumentor] = weakref.WeakSet()
+
+
+def supersedes_upstream() -> bool:
+    """True while an ``AssistantsInstrumentor`` reports every run in this process: the
+    in-process exporter then skips upstream run spans even when the span processor that
+    marks them could not be added (a provider set only after ``instrument()``)."""
+    return bool(_active)
 
 
 def _flush_at_exit() -> None:

@@ -119,9 +119,6 @@ class Hooks:
         if run is not None:
             self.tracker.observe_run(run)
 
-    def _run_call_failed(self, _t: Any, args: Args, kwargs: Kwargs, exc: BaseException) -> None:
-        self.tracker.fail(None, _arg(args, kwargs, "run_id", 0), exc)
-
     def _resumed(self, start: RunStart, inst: Any, args: Args, kw: Kwargs, result: Any) -> None:
         if _is_stream(result):
             observe_stream(self.tracker, result, start)
@@ -167,14 +164,23 @@ class Hooks:
 
     def targets(self) -> list[tuple[str, str, Hook]]:
         """(module, ``Class.method``, hook); sync and async classes share the hook."""
-        run_start = Hook(_given, self._begin_run, self._started, self._failed_start,
-                         self._assistant_to_fetch)
-        thread_run = Hook(_given, self._begin_thread_run, self._started, self._failed_start,
-                          self._assistant_to_fetch)
-        sighting = Hook(after=self._seen_run, error=self._run_call_failed)
+        run_start = Hook(
+            _given, self._begin_run, self._started, self._failed_start, self._assistant_to_fetch
+        )
+        thread_run = Hook(
+            _given,
+            self._begin_thread_run,
+            self._started,
+            self._failed_start,
+            self._assistant_to_fetch,
+        )
+        # A failed retrieve, poll or cancel says nothing about the run (a timeout the app
+        # retries, a cancel that lost the race): its next sighting or its TTL decides.
+        sighting = Hook(after=self._seen_run)
         resume = Hook(_given, self._begin_resume, self._resumed, self._failed_start)
-        stream_helper = Hook(_given, self._begin_run, self._manager_made, None,
-                             self._assistant_to_fetch)
+        stream_helper = Hook(
+            _given, self._begin_run, self._manager_made, None, self._assistant_to_fetch
+        )
         table: list[tuple[str, str, Hook]] = []
         runs = "openai.resources.beta.threads.runs.runs"
         threads = "openai.resources.beta.threads.threads"
@@ -188,21 +194,40 @@ class Hooks:
                 (runs, f"{cls}.cancel", sighting),
                 (runs, f"{cls}.submit_tool_outputs", resume),
                 (runs, f"{cls}.stream", stream_helper),
-                (runs, f"{cls}.submit_tool_outputs_stream",
-                 Hook(_given, self._begin_resume, self._manager_made)),
+                (
+                    runs,
+                    f"{cls}.submit_tool_outputs_stream",
+                    Hook(_given, self._begin_resume, self._manager_made),
+                ),
             ]
         table += [
-            (runs, "Runs.create_and_stream", Hook(_with_handler, self._begin_run,
-                                                  self._manager_made, None,
-                                                  self._assistant_to_fetch)),
+            (
+                runs,
+                "Runs.create_and_stream",
+                Hook(
+                    _with_handler,
+                    self._begin_run,
+                    self._manager_made,
+                    None,
+                    self._assistant_to_fetch,
+                ),
+            ),
             (runs, "AsyncRuns.create_and_stream", stream_helper),
         ]
         for cls in ("Threads", "AsyncThreads"):
             table += [
                 (threads, f"{cls}.create_and_run", thread_run),
-                (threads, f"{cls}.create_and_run_stream",
-                 Hook(_given, self._begin_thread_run, self._manager_made, None,
-                      self._assistant_to_fetch)),
+                (
+                    threads,
+                    f"{cls}.create_and_run_stream",
+                    Hook(
+                        _given,
+                        self._begin_thread_run,
+                        self._manager_made,
+                        None,
+                        self._assistant_to_fetch,
+                    ),
+                ),
             ]
         for cls in ("Messages", "AsyncMessages"):
             table += [

@@ -149,8 +149,12 @@ class RunTracker:
         run_id: str | None = None,
     ) -> RunStart:
         return RunStart(
-            self._now_ns(), context, thread_id, inline_user_message(inline_messages, thread_id),
-            run_id, identity.span_attributes(),
+            self._now_ns(),
+            context,
+            thread_id,
+            inline_user_message(inline_messages, thread_id),
+            run_id,
+            identity.span_attributes(),
         )
 
     def remember_assistant(self, assistant: Message) -> None:
