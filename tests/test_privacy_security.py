@@ -122,7 +122,11 @@ def test_plain_http_only_to_loopback_unless_allowed(
             ReconifySpanExporter(endpoint, APP_KEY, API_KEY, **options)
 
 
-def test_ca_bundle_is_used_and_verification_stays_on(tmp_path: Path) -> None:
+def test_ca_bundle_is_used_and_verification_stays_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     exporter = ReconifySpanExporter(
