@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconify_otel import attributes as A
+from reconify_otel.settings import env_flag
 
 USER_KEYS = ("userId", "isAuthenticated", "firstName", "lastName", "email", "phone", "gender")
 PERSONAL_KEYS = ("firstName", "lastName", "email", "phone", "gender")
@@ -132,12 +133,7 @@ def set_session_timeout(minutes: int | None) -> None:
 
 def personal_data_on_spans() -> bool:
     """Names, email, phone and gender on spans reach every exporter (Jaeger, Datadog...)."""
-    return os.environ.get(ENV_PERSONAL_DATA_ON_SPANS, "1").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
+    return env_flag(ENV_PERSONAL_DATA_ON_SPANS, True)
 
 
 def span_attributes() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -9,6 +9,7 @@ the README's configuration table is checked against it.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -112,6 +113,18 @@ def _flag(value: Any, env: str, default: bool, name: str) -> bool:
     if lowered in _FALSE:
         return False
     raise ValueError(f"{name} ({env}) must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+
+
+def env_flag(env: str, default: bool) -> bool:
+    """A yes/no environment switch read at run time: an unknown value keeps the default
+    (with a warning) instead of raising into the application."""
+    try:
+        return _flag(None, env, default, env)
+    except ValueError:
+        logging.getLogger("reconify_otel").warning(
+            "%s has an unknown value; using the default (%s)", env, default
+        )
+        return default
 
 
 def _text(value: Any, env: str, default: Any, name: str) -> Any:

@@ -15,7 +15,6 @@ import atexit
 import importlib
 import inspect
 import logging
-import os
 import threading
 import weakref
 from collections.abc import Collection
@@ -32,6 +31,7 @@ from reconify_otel.instrumentation.hooks import Hooks
 from reconify_otel.instrumentation.supersede import SupersedeUpstreamRuns
 from reconify_otel.instrumentation.tracker import Limits, RunTracker
 from reconify_otel.instrumentation.wrappers import Switch, make_wrapper
+from reconify_otel.settings import env_flag
 from reconify_otel.version import __version__
 
 __all__ = ["ENV_CAPTURE_CONTENT", "AssistantsInstrumentor", "Limits"]
@@ -44,12 +44,7 @@ _SUPERSEDERS: weakref.WeakKeyDictionary[Any, SupersedeUpstreamRuns] = weakref.We
 
 
 def _env_capture_content() -> bool:
-    return os.environ.get(ENV_CAPTURE_CONTENT, "true").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
+    return env_flag(ENV_CAPTURE_CONTENT, True)
 
 
 class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
