@@ -59,7 +59,7 @@ def test_a_forked_child_does_not_take_over_the_parents_pending_work(
     if pid == 0:  # pragma: no cover - child
         started = time.monotonic()
         handler.close(timeout=5)
-        quick = time.monotonic() - started < 1.0
+        quick = time.monotonic() - started < 3.0  # not the 5 s timeout
         os._exit(0 if quick and not handler.stats().get("spooled") else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0  # no wait for the parent's requests

@@ -133,7 +133,7 @@ def test_shutdown_interrupts_an_export_waiting_to_retry(sink: ReconifySink) -> N
     started = time.monotonic()
     exporter.shutdown()
     worker.join(timeout=5)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # not the 5 s Retry-After
     assert results == [SpanExportResult.FAILURE]
     assert exporter.stats() == {"retries": 1, "shut_down": 1, "spooled": 1}  # kept on disk
 

@@ -137,7 +137,7 @@ def test_shutdown_while_the_endpoint_hangs_returns_in_time_and_keeps_the_payload
     assert sink.wait_for_attempts(1, timeout=5)
     started = time.monotonic()
     exporter.shutdown(timeout_millis=1000)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # not the 20 s deadline
     assert exporter.stats().get("spooled") == 1  # the payload in flight is on disk
     # The endpoint recovers; the next process delivers it.
     sink.set_default(Answer.ok())

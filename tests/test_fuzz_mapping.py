@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -78,15 +77,7 @@ OLDEST = {
 }
 BASES: tuple[dict[str, Any], ...] = ({}, CURRENT, OWN, LEGACY, OLDEST)
 
-# --- known defects: each reproduced once at import, so their tolerance ends with the fix -----
-
-
-def _raises(call: Callable[[], object], kind: type[BaseException]) -> bool:
-    try:
-        call()
-    except kind:
-        return True
-    return False
+# --- inputs that once crashed (kept as regression cases) ---------------------------------
 
 
 def _map(name: str, attrs: dict[str, Any]) -> Mapped | Skipped:
@@ -134,47 +125,15 @@ def _preparer(**options: Any) -> Preparer:
     return Preparer(settings, Counters(), Defaults())
 
 
-def _slow(call: Callable[[], object], seconds: float) -> bool:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started > seconds
-
-
-# mask_pii's e-mail pattern backtracks quadratically on a long run of word characters
-# (20,000 take ~1 s, 1 MiB ~ an hour): while it does, fuzz without masking (no hang).
-REDOS_INPUT = "x" * 20_000
-REDOS_DEFECT = _slow(lambda: privacy.mask_text(REDOS_INPUT), 0.2)
 PREPARERS = (
     _preparer(),
-    _preparer(mask_pii=not REDOS_DEFECT, max_field_bytes=64, max_payload_bytes=2048),
+    _preparer(mask_pii=True, max_field_bytes=64, max_payload_bytes=2048),
     _preparer(capture_content=False),
 )
-INT_DEFECT = any(_raises(lambda c=c: _map(*c), ValueError) for c in INT_DEFECT_INPUTS)
-SURROGATE_DEFECT = any(
-    _raises(lambda c=c: _encode_mapped(*c), UnicodeEncodeError) for c in SURROGATE_DEFECT_INPUTS
-)
-
-DEEP_DEFECT = _raises(
-    lambda: PREPARERS[0].prepare(SpanRecord(*DEEP_DEFECT_INPUT, 0, 1)), RecursionError
-)
-# prepare() now turns any exception into Skipped(UNMAPPABLE, <exception class>): that keeps
-# the batch, but would hide every new crash from a fuzzer that only watches for raises.
+REDOS_INPUT = "x" * 80_000  # quadratic e-mail pattern: about 18 s; linear: about 1 ms
+# prepare() turns any exception into Skipped(UNMAPPABLE, <exception class>): that keeps
+# the batch, so the properties below fail on any such skip but nesting past the stack.
 UNMAPPABLE = "unmappable"
-
-
-def known_map_defect(error: BaseException) -> bool:
-    text = str(error)
-    return (
-        INT_DEFECT
-        and type(error) is ValueError
-        and (
-            "invalid literal for int() with base 10" in text or "integer string conversion" in text
-        )
-    )
-
-
-def known_encode_defect(error: BaseException) -> bool:
-    return SURROGATE_DEFECT and isinstance(error, UnicodeEncodeError) and "surrogate" in str(error)
 
 
 # --- strategies ------------------------------------------------------------------------
@@ -405,12 +364,7 @@ DEFAULTS = st.sampled_from(
 
 def check_mapping(record: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> None:
     """map_span never raises; a payload has the contract's shape and always encodes."""
-    try:
-        result = map_span(record, defaults)
-    except Exception as error:
-        if known_map_defect(error):
-            return
-        raise
+    result = map_span(record, defaults)
     assert isinstance(result, (Mapped, Skipped))
     if isinstance(result, Skipped):
         return
@@ -424,26 +378,13 @@ def check_mapping(record: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> None:
     assert isinstance(payload["request"], dict) and isinstance(payload["response"], dict)
     json.dumps(payload)
     masked(payload)
-    try:
-        body = encode(payload, "a", "b")
-    except Exception as error:
-        if known_encode_defect(error):
-            return
-        raise
-    decoded = json.loads(body)
+    decoded = json.loads(encode(payload, "a", "b"))
     assert decoded["reconify"]["appKey"] == "a" and decoded["reconify"]["apiKey"] == "b"
 
 
 def check_prepare(record: SpanRecord, preparer: Preparer) -> None:
     """What every route really runs after ``map_span``: shaping (privacy, caps), encoding."""
-    try:
-        result = preparer.prepare(record)
-    except Exception as error:
-        if known_map_defect(error) or known_encode_defect(error):
-            return
-        if DEEP_DEFECT and isinstance(error, RecursionError):
-            return
-        raise
+    result = preparer.prepare(record)  # never raises: a crash would be Skipped(UNMAPPABLE)
     if isinstance(result, Skipped):
         # Only nesting past the stack is an expected reason; any other is a crash caught.
         if result.reason.value == UNMAPPABLE:
@@ -718,4 +659,5 @@ def test_regression_mask_pii_is_linear_on_long_words() -> None:
     started = time.perf_counter()
     assert privacy.mask_text(REDOS_INPUT) == REDOS_INPUT
     assert privacy.mask_text("1" * 20_000 + "x") == "1" * 20_000 + "x"
-    assert time.perf_counter() - started < 0.2
+    # A hang check, not a speed target: quadratic took about 18 s here, linear 1 ms.
+    assert time.perf_counter() - started < 5
