@@ -122,7 +122,7 @@ DEEP_DEFECT_INPUT = (
 
 def _preparer(**options: Any) -> Preparer:
     settings = resolve(endpoint="http://127.0.0.1:9/track", app_key="a", api_key="b", **options)
-    return Preparer(settings, Counters(), Defaults())
+    return Preparer(settings, Counters(), resolve_personal=None)
 
 
 PREPARERS = (

@@ -17,10 +17,9 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from reconify_otel import attributes as A
 from reconify_otel.counters import Counters
 from reconify_otel.durable import DurableSender
-from reconify_otel.identity import resolve_personal
 from reconify_otel.instrumentation import supersedes_upstream
-from reconify_otel.logs import RateLimitedLog
-from reconify_otel.mapping import Defaults, is_assistant_run
+from reconify_otel.logs import RateLimitedLog, enable_debug_logging
+from reconify_otel.mapping import is_assistant_run
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.settings import Settings, resolve
 from reconify_otel.spans import from_sdk
@@ -51,13 +50,7 @@ class ReconifySpanExporter(SpanExporter):
         if self._settings.debug:
             enable_debug_logging()
         self._counters = Counters()
-        self._preparer = Preparer(
-            self._settings,
-            self._counters,
-            Defaults(
-                session_timeout=self._settings.session_timeout, resolve_personal=resolve_personal
-            ),
-        )
+        self._preparer = Preparer(self._settings, self._counters)
         self._sender = DurableSender(self._settings, self._counters, self._preparer)
         self._log = RateLimitedLog(logger)
         self._shut_down = False
@@ -108,13 +101,3 @@ class ReconifySpanExporter(SpanExporter):
             return
         self._shut_down = True
         self._sender.close(timeout_millis / 1000)
-
-
-def enable_debug_logging() -> None:
-    """Make ``debug=True`` visible like Reconify's modules do, without hijacking logging."""
-    package_logger = logging.getLogger("reconify_otel")
-    package_logger.setLevel(logging.DEBUG)
-    if not logging.getLogger().handlers and not package_logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        package_logger.addHandler(handler)

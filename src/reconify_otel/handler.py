@@ -17,9 +17,7 @@ from reconify_otel import identity
 from reconify_otel.counters import Counters
 from reconify_otel.delivery import Dispatcher
 from reconify_otel.durable import DurableSender
-from reconify_otel.exporter import enable_debug_logging
-from reconify_otel.logs import RateLimitedLog
-from reconify_otel.mapping import Defaults
+from reconify_otel.logs import RateLimitedLog, enable_debug_logging
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.run_attributes import ERROR_STATUSES, run_span_attributes, span_name, to_dict
 from reconify_otel.settings import Settings, resolve
@@ -36,13 +34,7 @@ class ReconifyHandler:
         if settings.debug:
             enable_debug_logging()
         self._counters = Counters("handler")
-        self._preparer = Preparer(
-            settings,
-            self._counters,
-            Defaults(
-                session_timeout=settings.session_timeout, resolve_personal=identity.resolve_personal
-            ),
-        )
+        self._preparer = Preparer(settings, self._counters)
         sender = DurableSender(settings, self._counters, self._preparer)
         self._dispatcher = Dispatcher(sender, self._counters, max_queue=settings.max_queue)
         self._log = RateLimitedLog(logger)

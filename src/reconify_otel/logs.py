@@ -36,3 +36,13 @@ class RateLimitedLog:
             message += " (%d more like this since the last report)"
             args = (*args, suppressed)
         self._logger.log(level, message, *args, exc_info=exc_info)
+
+
+def enable_debug_logging() -> None:
+    """Make ``debug=True`` visible like Reconify's modules do, without hijacking logging."""
+    package_logger = logging.getLogger("reconify_otel")
+    package_logger.setLevel(logging.DEBUG)
+    if not logging.getLogger().handlers and not package_logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        package_logger.addHandler(handler)

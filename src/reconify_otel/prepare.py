@@ -9,11 +9,14 @@ The keyless payload is kept beside the body: that is what a spool may store.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from reconify_otel import privacy, size_caps
 from reconify_otel.counters import Counters
 from reconify_otel.encoding import encode, masked
+from reconify_otel.identity import resolve_personal
 from reconify_otel.logs import RateLimitedLog
 from reconify_otel.mapping import Defaults, Mapped, Payload, Skip, Skipped, map_span
 from reconify_otel.settings import Settings
@@ -29,10 +32,20 @@ class Prepared:
 
 
 class Preparer:
-    def __init__(self, settings: Settings, counters: Counters, defaults: Defaults) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        counters: Counters,
+        *,
+        resolve_personal: Callable[[str], Mapping[str, Any] | None] | None = resolve_personal,
+    ) -> None:
+        """``resolve_personal``: where personal fields kept off spans are found; only in the
+        application's own process (the bridge passes None and sends the user id alone)."""
         self._settings = settings
         self._counters = counters
-        self._defaults = defaults
+        self._defaults = Defaults(
+            session_timeout=settings.session_timeout, resolve_personal=resolve_personal
+        )
         self._log = RateLimitedLog(logger)
 
     def prepare(self, record: SpanRecord) -> Prepared | Skipped:

@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from reconify_otel.breaker import Breaker
 from reconify_otel.counters import Counters
-from reconify_otel.mapping import Defaults, Skip, Skipped
+from reconify_otel.mapping import Skip, Skipped
 from reconify_otel.prepare import Preparer
 from reconify_otel.settings import Settings
 from reconify_otel.spans import SpanRecord, assistant_runs
@@ -104,9 +104,7 @@ class Forwarder:
     ) -> None:
         # Personal fields kept out of spans live in the application's process: here only
         # what the spans carry (the user id) is known.
-        self._preparer = Preparer(
-            settings, counters, Defaults(session_timeout=settings.session_timeout)
-        )
+        self._preparer = Preparer(settings, counters, resolve_personal=None)
         self._transport = transport
         self._window = window
         self._counters = counters
