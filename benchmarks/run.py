@@ -43,6 +43,7 @@ from benchmarks.common import (
     median,
     sink_process,
     sink_reset,
+    stop,
     wait_accepted,
 )
 
@@ -145,18 +146,13 @@ def new_exporter(endpoint: str, **options: Any) -> Any:
 def preparer() -> Callable[[Sequence[ReadableSpan]], list[bytes]]:
     """What the exporter does before sending: select, convert, map, shape, encode."""
     from reconify_otel.counters import Counters
-    from reconify_otel.identity import resolve_personal
-    from reconify_otel.mapping import Defaults, is_assistant_run
+    from reconify_otel.mapping import is_assistant_run
     from reconify_otel.prepare import Preparer
     from reconify_otel.settings import resolve
     from reconify_otel.spans import from_sdk
 
     settings = resolve(endpoint="http://127.0.0.1:9/track", app_key=APP_KEY, api_key=API_KEY)
-    prep = Preparer(
-        settings,
-        Counters(),
-        Defaults(session_timeout=settings.session_timeout, resolve_personal=resolve_personal),
-    )
+    prep = Preparer(settings, Counters())
 
     def run(spans: Sequence[ReadableSpan]) -> list[bytes]:
         bodies: list[bytes] = []
@@ -569,12 +565,7 @@ def bench_bridge(sizes: Sizes, report: Report, spool_dir: str) -> None:
                     samples[kind].append(len(spans) / elapsed)
             otlp.shutdown()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, 15)
     bridge, local = median(samples["bridge"]), median(samples["in-process"])
     ratio = bridge / local
     rows = [

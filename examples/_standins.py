@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any, NamedTuple
 
+from openai import OpenAI
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -48,6 +49,21 @@ class Endpoints(NamedTuple):
     app_key: str
     api_key: str
     sink: ReconifySink | None  # None when sending to the real Reconify
+
+
+# The assistant the examples create when OPENAI_ASSISTANT_ID names none of yours.
+STORE_ASSISTANT: dict[str, Any] = {
+    "name": "Store Helper",
+    "model": "gpt-4o-mini",
+    "instructions": "Answer store questions.",
+}
+
+
+def assistant_id(client: OpenAI) -> str:
+    """``OPENAI_ASSISTANT_ID`` when you go live with your own assistant, else a new one."""
+    return (
+        os.environ.get("OPENAI_ASSISTANT_ID") or client.beta.assistants.create(**STORE_ASSISTANT).id
+    )
 
 
 def store_reply(question: str) -> str:

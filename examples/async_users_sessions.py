@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from _standins import report, standins
+from _standins import STORE_ASSISTANT, report, standins
 from openai import AsyncOpenAI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -48,11 +48,7 @@ async def serve(base_url: str, openai_key: str) -> list[str]:
     client = AsyncOpenAI(base_url=base_url, api_key=openai_key)
     assistant_id = (
         os.environ.get("OPENAI_ASSISTANT_ID")
-        or (
-            await client.beta.assistants.create(
-                name="Store Helper", model="gpt-4o-mini", instructions="Answer store questions."
-            )
-        ).id
+        or (await client.beta.assistants.create(**STORE_ASSISTANT)).id
     )
     chats = (support_chat(client, assistant_id, n, q) for n, q in enumerate(QUESTIONS, 1))
     return list(await asyncio.gather(*chats))

@@ -14,9 +14,7 @@ Run (offline, no keys): ``python examples/beside_other_exporters.py``.
 
 from __future__ import annotations
 
-import os
-
-from _standins import otlp_endpoint, report, standins
+from _standins import assistant_id, otlp_endpoint, report, standins
 from openai import OpenAI
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -46,19 +44,14 @@ def main() -> None:
         # The application, with a span of its own around each request.
         tracer = trace.get_tracer("support-bot")
         client = OpenAI(base_url=base_url, api_key=openai_key)
-        assistant_id = (
-            os.environ.get("OPENAI_ASSISTANT_ID")
-            or client.beta.assistants.create(
-                name="Store Helper", model="gpt-4o-mini", instructions="Answer store questions."
-            ).id
-        )
+        assistant = assistant_id(client)
         thread = client.beta.threads.create()
         answer_ids: list[str] = []
         for question in QUESTIONS:
             with tracer.start_as_current_span("handle support request"):
                 client.beta.threads.messages.create(thread.id, role="user", content=question)
                 run = client.beta.threads.runs.create_and_poll(
-                    thread_id=thread.id, assistant_id=assistant_id
+                    thread_id=thread.id, assistant_id=assistant
                 )
                 page = client.beta.threads.messages.list(thread.id, limit=1, run_id=run.id)
                 answer_ids.append(page.data[0].id)

@@ -11,9 +11,7 @@ Run (offline, no keys): ``python examples/handler_api.py``; to go live see examp
 
 from __future__ import annotations
 
-import os
-
-from _standins import report, standins
+from _standins import assistant_id, report, standins
 from openai import OpenAI
 from openai.types.beta.threads import TextContentBlock
 
@@ -31,12 +29,7 @@ def main() -> None:
         reconify.set_user({"userId": "123", "isAuthenticated": 1, "firstName": "Francis"})
         reconify.set_session("MySessionId")
 
-        assistant_id = (
-            os.environ.get("OPENAI_ASSISTANT_ID")
-            or client.beta.assistants.create(
-                name="Store Helper", model="gpt-4o-mini", instructions="Answer store questions."
-            ).id
-        )
+        assistant = assistant_id(client)
         thread = client.beta.threads.create()
         answer_ids: list[str] = []
         for question in QUESTIONS:
@@ -44,7 +37,7 @@ def main() -> None:
                 thread.id, role="user", content=question
             )
             run = client.beta.threads.runs.create_and_poll(
-                thread_id=thread.id, assistant_id=assistant_id
+                thread_id=thread.id, assistant_id=assistant
             )
             if run.status == "completed":
                 page = client.beta.threads.messages.list(thread.id, limit=1, run_id=run.id)

@@ -10,9 +10,7 @@ Run (offline, no keys): ``python examples/polling.py``; to go live see examples/
 
 from __future__ import annotations
 
-import os
-
-from _standins import report, standins
+from _standins import assistant_id, report, standins
 from openai import OpenAI
 from openai.types.beta.threads import TextContentBlock
 from opentelemetry.sdk.trace import TracerProvider
@@ -35,18 +33,13 @@ def main() -> None:
 
         # The application, unchanged.
         client = OpenAI(base_url=base_url, api_key=openai_key)
-        assistant_id = (
-            os.environ.get("OPENAI_ASSISTANT_ID")
-            or client.beta.assistants.create(
-                name="Store Helper", model="gpt-4o-mini", instructions="Answer store questions."
-            ).id
-        )
+        assistant = assistant_id(client)
         thread = client.beta.threads.create()
         answer_ids: list[str] = []
         for question in QUESTIONS:
             client.beta.threads.messages.create(thread.id, role="user", content=question)
             run = client.beta.threads.runs.create_and_poll(
-                thread_id=thread.id, assistant_id=assistant_id
+                thread_id=thread.id, assistant_id=assistant
             )
             if run.status == "completed":
                 page = client.beta.threads.messages.list(thread.id, limit=1, run_id=run.id)

@@ -11,9 +11,7 @@ Run (offline, no keys): ``python examples/streaming.py``; to go live see example
 
 from __future__ import annotations
 
-import os
-
-from _standins import report, standins
+from _standins import assistant_id, report, standins
 from openai import AssistantEventHandler, OpenAI
 from openai.types.beta import AssistantStreamEvent
 from openai.types.beta.threads import Text, TextDelta
@@ -54,12 +52,7 @@ def main() -> None:
 
         # The application, unchanged.
         client = OpenAI(base_url=base_url, api_key=openai_key)
-        assistant_id = (
-            os.environ.get("OPENAI_ASSISTANT_ID")
-            or client.beta.assistants.create(
-                name="Store Helper", model="gpt-4o-mini", instructions="Answer store questions."
-            ).id
-        )
+        assistant = assistant_id(client)
         thread = client.beta.threads.create()
         answer_ids: list[str | None] = []
         for question in QUESTIONS:
@@ -67,7 +60,7 @@ def main() -> None:
             client.beta.threads.messages.create(thread.id, role="user", content=question)
             handler = PrintingHandler(client)
             with client.beta.threads.runs.stream(
-                thread_id=thread.id, assistant_id=assistant_id, event_handler=handler
+                thread_id=thread.id, assistant_id=assistant, event_handler=handler
             ) as stream:
                 stream.until_done()
             answer_ids.append(handler.answer_id)
