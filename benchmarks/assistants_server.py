@@ -10,7 +10,7 @@ import signal
 import sys
 from types import FrameType
 
-from reconify_otel.loopback.assistants_api import SimulatedAssistantsAPI
+from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -145,11 +145,11 @@ def new_exporter(endpoint: str, **options: Any) -> Any:
 
 def preparer() -> Callable[[Sequence[ReadableSpan]], list[bytes]]:
     """What the exporter does before sending: select, convert, map, shape, encode."""
-    from reconify_otel.counters import Counters
-    from reconify_otel.mapping import is_assistant_run
+    from reconify_otel.core.assistant import is_assistant_run
+    from reconify_otel.exporter.sdk_record import from_sdk
     from reconify_otel.prepare import Preparer
+    from reconify_otel.runtime.counters import Counters
     from reconify_otel.settings import resolve
-    from reconify_otel.spans import from_sdk
 
     settings = resolve(endpoint="http://127.0.0.1:9/track", app_key=APP_KEY, api_key=API_KEY)
     prep = Preparer(settings, Counters())
@@ -240,12 +240,8 @@ def bench_wire(sizes: Sizes, report: Report) -> None:
     loop_ratio = rates[(0, "a")] / rates[(0, "b")]
     slow_ratio = rates[(20, "a")] / rates[(20, "c")]
     verdicts = [
-        report.target(
-            "1. loopback (a) / (b)", f"{loop_ratio:.2f}x", ">= 0.90x", loop_ratio >= 0.9
-        ),
-        report.target(
-            "1. 20 ms sink (a) / (c)", f"{slow_ratio:.1f}x", ">= 10x", slow_ratio >= 10
-        ),
+        report.target("1. loopback (a) / (b)", f"{loop_ratio:.2f}x", ">= 0.90x", loop_ratio >= 0.9),
+        report.target("1. 20 ms sink (a) / (c)", f"{slow_ratio:.1f}x", ">= 10x", slow_ratio >= 10),
     ]
     delivery = (
         "every run: the sink's /stats showed accepted == attempts == interactions sent, "
@@ -255,7 +251,7 @@ def bench_wire(sizes: Sizes, report: Report) -> None:
     )
     report.add(
         "## 1. Wire throughput (interactions/s to a sink in its own process)\n\n"
-        "Sink: `python -m reconify_otel.loopback.sink --port 0 [--hold-ms 20]`, "
+        "Sink: `python -m reconify_otel_testing.sink --port 0 [--hold-ms 20]`, "
         "its own process. All clients send the same interactions (the payload bytes the "
         "exporter produces; (c) re-serialises the same objects with `json=`); where a "
         "client sends fewer (to keep the command under 5 minutes) they are the first of "
@@ -273,9 +269,9 @@ def bench_wire(sizes: Sizes, report: Report) -> None:
 def bench_cpu(sizes: Sizes, report: Report) -> None:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    from reconify_otel.encoding import encode
-    from reconify_otel.mapping import map_span
-    from reconify_otel.spans import from_sdk
+    from reconify_otel.core.encoding import encode
+    from reconify_otel.core.mapping import map_span
+    from reconify_otel.exporter.sdk_record import from_sdk
 
     log("2. CPU per span")
     prepare = preparer()
@@ -374,9 +370,7 @@ def bench_app(sizes: Sizes, report: Report) -> None:
         )
 
         def one_run(thread_id: str) -> None:
-            client.beta.threads.messages.create(
-                thread_id=thread_id, role="user", content=QUESTION
-            )
+            client.beta.threads.messages.create(thread_id=thread_id, role="user", content=QUESTION)
             run = client.beta.threads.runs.create_and_poll(
                 thread_id=thread_id,
                 assistant_id=assistant.id,
@@ -463,8 +457,14 @@ def bench_app(sizes: Sizes, report: Report) -> None:
         "(scheduling of the two processes on 2 cores), and interleaving cancels that. "
         "CPU = `time.thread_time()` of the application thread.\n\n"
         + table(
-            ["configuration", "wall ms/run", "vs (i)", "app-thread CPU ms/run", "vs (i)",
-             "interactions accepted / runs"],
+            [
+                "configuration",
+                "wall ms/run",
+                "vs (i)",
+                "app-thread CPU ms/run",
+                "vs (i)",
+                "interactions accepted / runs",
+            ],
             rows,
         )
         + note
@@ -499,8 +499,10 @@ def bench_unrelated(sizes: Sizes, report: Report) -> None:
         f"`ReconifySpanExporter.export()` over {sizes.unrelated:,} non-assistant spans "
         "(`GET /users`, `POST /orders`, `SELECT users`, `GET /health`, 4 attributes each) "
         f"in 512-span batches; median of {reps} runs.\n\n"
-        + table(["runs (us/span)", "median us/span"], [[", ".join(f"{s:.3f}" for s in samples),
-                                                          f"{per_span:.3f}"]])
+        + table(
+            ["runs (us/span)", "median us/span"],
+            [[", ".join(f"{s:.3f}" for s in samples), f"{per_span:.3f}"]],
+        )
         + f"\n\n- {verdict}"
     )
 
@@ -537,8 +539,16 @@ def bench_bridge(sizes: Sizes, report: Report, spool_dir: str) -> None:
             RECONIFY_API_KEY=API_KEY,
             RECONIFY_SPOOL_DIR=os.path.join(spool_dir, "bridge"),
         )
-        args = [PYTHON, "-m", "reconify_otel.cli", "bridge", "--port", str(port),
-                "--log-level", "warning"]
+        args = [
+            PYTHON,
+            "-m",
+            "reconify_otel.cli",
+            "bridge",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
         try:
             wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
@@ -569,13 +579,20 @@ def bench_bridge(sizes: Sizes, report: Report, spool_dir: str) -> None:
     bridge, local = median(samples["bridge"]), median(samples["in-process"])
     ratio = bridge / local
     rows = [
-        ["OTLPSpanExporter (gzip, 512-span batches) -> `reconify-otel bridge` -> sink",
-         fmt(bridge), ", ".join(fmt(s, 0) for s in samples["bridge"])],
-        ["in-process ReconifySpanExporter -> sink", fmt(local),
-         ", ".join(fmt(s, 0) for s in samples["in-process"])],
+        [
+            "OTLPSpanExporter (gzip, 512-span batches) -> `reconify-otel bridge` -> sink",
+            fmt(bridge),
+            ", ".join(fmt(s, 0) for s in samples["bridge"]),
+        ],
+        [
+            "in-process ReconifySpanExporter -> sink",
+            fmt(local),
+            ", ".join(fmt(s, 0) for s in samples["in-process"]),
+        ],
     ]
     delivery = (
-        "every run: accepted == attempts == spans sent" if not problems
+        "every run: accepted == attempts == spans sent"
+        if not problems
         else "DELIVERY PROBLEMS: " + "; ".join(problems)
     )
     verdict = report.target(
@@ -736,8 +753,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    command = ".venv/bin/python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if argv is None
-                                                  and sys.argv[1:] else "")
+    command = ".venv/bin/python -m benchmarks" + (
+        " " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else ""
+    )
     started = time.perf_counter()
     report = Report()
     with tempfile.TemporaryDirectory(prefix="reconify-bench-") as spool_dir:

@@ -28,11 +28,11 @@ from typing import Any, NamedTuple
 from openai import OpenAI
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from reconify_otel_testing._http import LoopbackHandler, LoopbackServer
+from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
+from reconify_otel_testing.sink import ReconifySink
 
-from reconify_otel.encoding import masked
-from reconify_otel.loopback._http import LoopbackHandler, LoopbackServer
-from reconify_otel.loopback.assistants_api import SimulatedAssistantsAPI
-from reconify_otel.loopback.sink import ReconifySink
+from reconify_otel.core.encoding import masked
 from reconify_otel.settings import DEFAULT_ENDPOINT
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import wrapt
-
-from reconify_otel.loopback.sink import ReconifySink
+from reconify_otel_testing import ASSISTANTS_RECORDINGS
+from reconify_otel_testing.sink import ReconifySink
 
 APP_KEY = "app-key-5f3c9e1d7a"
 API_KEY = "api-key-8b2e4d6f0c"
@@ -18,11 +18,8 @@ API_KEY = "api-key-8b2e4d6f0c"
 
 @pytest.fixture(scope="session")
 def recordings_dir() -> Path:
-    """``shared/`` lies beside the repository, on a developer machine and in CI alike."""
-    path = Path(__file__).resolve().parents[2] / "shared/recordings/openai-assistants"
-    if not path.is_dir():
-        pytest.fail(f"recordings not found at {path}")
-    return path
+    """The Assistants recordings ship inside the test doubles' distribution."""
+    return ASSISTANTS_RECORDINGS
 
 
 @pytest.fixture

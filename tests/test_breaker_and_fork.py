@@ -7,11 +7,11 @@ import time
 
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
+from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter, reconify_openai_handler
-from reconify_otel.breaker import MAX_PAUSE, Breaker
-from reconify_otel.loopback.sink import Answer, ReconifySink
-from reconify_otel.transport import Outcome, Result
+from reconify_otel.delivery.breaker import MAX_PAUSE, Breaker
+from reconify_otel.delivery.transport import Outcome, Result
 
 from .conftest import API_KEY, APP_KEY
 from .test_handler import IN, OUT, run_dict

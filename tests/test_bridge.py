@@ -31,14 +31,15 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
+from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.bridge import BridgeApp, check_bind, create_app, resolve_config, serve
+from reconify_otel.bridge.otlp_spans import assistant_runs, from_otlp
 from reconify_otel.bridge.server import listening_socket
-from reconify_otel.loopback.assistants_api import ReplayAssistantsAPI
-from reconify_otel.loopback.sink import Answer, ReconifySink
+from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.settings import resolve
-from reconify_otel.spans import assistant_runs, from_otlp, from_sdk
 
 from .conftest import API_KEY, APP_KEY
 from .test_mapping import CURRENT, OWN, make_span

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconify_otel.demo import DEMO_API_KEY, DEMO_APP_KEY
+from reconify_otel.cli.demo import DEMO_API_KEY, DEMO_APP_KEY
 
 
 def test_demo_runs_offline_and_reports_every_payload() -> None:
@@ -24,7 +24,7 @@ def test_demo_runs_offline_and_reports_every_payload() -> None:
 
 def test_version_command() -> None:
     from reconify_otel import __version__
-    from reconify_otel.cli import main
+    from reconify_otel.cli.main import main
 
     assert main(["version"]) == 0
     assert __version__.count(".") == 2

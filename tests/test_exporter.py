@@ -21,10 +21,10 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter
-from reconify_otel import attributes as A
-from reconify_otel.loopback.sink import Answer, ReconifySink
+from reconify_otel.core import attributes as A
 
 from .conftest import API_KEY, APP_KEY
 from .test_mapping import CURRENT, OWN, make_span
@@ -233,7 +233,7 @@ ZERO_CODE_APP = textwrap.dedent(
 def test_zero_code_with_opentelemetry_instrument(
     recordings_dir: Path, sink: ReconifySink, tmp_path: Path
 ) -> None:
-    from reconify_otel.loopback.assistants_api import ReplayAssistantsAPI
+    from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
 
     app = tmp_path / "app.py"
     app.write_text(ZERO_CODE_APP)
@@ -253,7 +253,10 @@ def test_zero_code_with_opentelemetry_instrument(
         }
         done = subprocess.run(
             [str(instrument), sys.executable, str(app)],
-            env=env, capture_output=True, text=True, timeout=60,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     assert done.returncode == 0, done.stderr
     assert "run completed" in done.stdout

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter
-from reconify_otel.loopback.sink import Answer, ReconifySink
 
 from .conftest import API_KEY, APP_KEY
 from .test_bridge import TOKEN, start_bridge  # noqa: F401 (a fixture)

@@ -30,10 +30,10 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
+from reconify_otel_testing.sink import ReconifySink
 
-from reconify_otel import attributes as A
 from reconify_otel.bridge import BridgeApp, create_app, resolve_config, wire
-from reconify_otel.loopback.sink import ReconifySink
+from reconify_otel.core import attributes as A
 from reconify_otel.settings import resolve
 
 from .conftest import API_KEY, APP_KEY

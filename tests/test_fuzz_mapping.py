@@ -30,14 +30,18 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from reconify_otel import attributes as A
-from reconify_otel import privacy
-from reconify_otel.counters import Counters
-from reconify_otel.encoding import encode, masked
-from reconify_otel.mapping import NO_DEFAULTS, Defaults, Mapped, Skipped, is_assistant_run, map_span
+from reconify_otel.bridge.otlp_spans import assistant_runs, from_otlp
+from reconify_otel.core import attributes as A
+from reconify_otel.core import privacy
+from reconify_otel.core.assistant import is_assistant_run
+from reconify_otel.core.encoding import encode, masked
+from reconify_otel.core.mapping import map_span
+from reconify_otel.core.payload import NO_DEFAULTS, Defaults, Mapped, Skipped
+from reconify_otel.core.record import SpanRecord
+from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.prepare import Preparer
+from reconify_otel.runtime.counters import Counters
 from reconify_otel.settings import resolve
-from reconify_otel.spans import SpanRecord, assistant_runs, from_otlp, from_sdk
 
 from .test_mapping import CURRENT, OWN
 

@@ -14,11 +14,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import reconify_otel
-from reconify_otel import attributes as A
+from reconify_otel.core import attributes as A
+from reconify_otel.core.mapping import map_span
+from reconify_otel.core.payload import Defaults, Mapped
+from reconify_otel.exporter.identity_processor import IdentitySpanProcessor
+from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.identity import resolve_personal, span_attributes
-from reconify_otel.mapping import Defaults, Mapped, map_span
-from reconify_otel.processor import IdentitySpanProcessor
-from reconify_otel.spans import from_sdk
 
 from .test_mapping import CURRENT, OWN
 
@@ -200,9 +201,9 @@ def test_concurrent_async_runs_carry_their_own_user_and_session(sink: Any) -> No
     """AssistantsInstrumentor records what was current when each run started."""
     from openai import AsyncOpenAI
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
 
     from reconify_otel import AssistantsInstrumentor, ReconifySpanExporter
-    from reconify_otel.loopback.assistants_api import SimulatedAssistantsAPI
 
     from .conftest import API_KEY, APP_KEY
 

@@ -16,11 +16,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
+from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
+from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.instrumentation import AssistantsInstrumentor
-from reconify_otel.loopback.assistants_api import SimulatedAssistantsAPI
-from reconify_otel.loopback.sink import ReconifySink
 
 from .conftest import API_KEY, APP_KEY, sdk_restored
 
@@ -125,15 +125,17 @@ class Setup:
 
 
 async def _setup(c: Client, tools: list[Any] | None = None) -> Setup:
-    assistant = await c(c.beta.assistants.create(name="Tutor", model="gpt-4o-mini",
-                                                 tools=tools or []))
+    assistant = await c(
+        c.beta.assistants.create(name="Tutor", model="gpt-4o-mini", tools=tools or [])
+    )
     thread = await c(c.beta.threads.create())
     return Setup(c, assistant, thread)
 
 
 async def _ask(s: Setup, text: str = "What are the store hours?") -> Any:
-    return await s.c(s.c.beta.threads.messages.create(thread_id=s.thread.id, role="user",
-                                                      content=text))
+    return await s.c(
+        s.c.beta.threads.messages.create(thread_id=s.thread.id, role="user", content=text)
+    )
 
 
 # Each flow returns how many runs it made; the server's state says what they must carry.
@@ -141,8 +143,9 @@ async def _ask(s: Setup, text: str = "What are the store hours?") -> Any:
 
 async def flow_retrieve_loop(s: Setup) -> None:
     await _ask(s)
-    run = await s.c(s.c.beta.threads.runs.create(thread_id=s.thread.id,
-                                                 assistant_id=s.assistant.id))
+    run = await s.c(
+        s.c.beta.threads.runs.create(thread_id=s.thread.id, assistant_id=s.assistant.id)
+    )
     while run.status not in ("completed", "failed", "cancelled", "expired", "incomplete"):
         run = await s.c(s.c.beta.threads.runs.retrieve(run.id, thread_id=s.thread.id))
     await s.c(s.c.beta.threads.messages.list(thread_id=s.thread.id, order="asc"))
@@ -150,8 +153,9 @@ async def flow_retrieve_loop(s: Setup) -> None:
 
 async def flow_create_and_poll(s: Setup) -> None:
     await _ask(s)
-    run = await s.c(s.c.beta.threads.runs.create_and_poll(thread_id=s.thread.id,
-                                                          assistant_id=s.assistant.id))
+    run = await s.c(
+        s.c.beta.threads.runs.create_and_poll(thread_id=s.thread.id, assistant_id=s.assistant.id)
+    )
     await s.c(s.c.beta.threads.messages.list(thread_id=s.thread.id, limit=1, run_id=run.id))
     await s.c(s.c.beta.threads.messages.list(thread_id=s.thread.id))  # again: no 2nd payload
 
@@ -159,9 +163,11 @@ async def flow_create_and_poll(s: Setup) -> None:
 async def flow_stream_reconify_handler(s: Setup) -> None:
     await _ask(s)
     handler = s.c.reconify_handler()
-    await s.c.consume(s.c.beta.threads.runs.stream(thread_id=s.thread.id,
-                                                   assistant_id=s.assistant.id,
-                                                   event_handler=handler))
+    await s.c.consume(
+        s.c.beta.threads.runs.stream(
+            thread_id=s.thread.id, assistant_id=s.assistant.id, event_handler=handler
+        )
+    )
     assert handler.listed.data[0].role == "assistant"
 
 
@@ -176,39 +182,54 @@ async def flow_stream_iterate(s: Setup) -> None:
 
 async def flow_stream_until_done(s: Setup) -> None:
     await _ask(s)
-    await s.c.consume(s.c.beta.threads.runs.stream(thread_id=s.thread.id,
-                                                   assistant_id=s.assistant.id))
+    await s.c.consume(
+        s.c.beta.threads.runs.stream(thread_id=s.thread.id, assistant_id=s.assistant.id)
+    )
 
 
 async def flow_create_and_stream_handler(s: Setup) -> None:
     await _ask(s)
-    await s.c.consume(s.c.beta.threads.runs.create_and_stream(
-        thread_id=s.thread.id, assistant_id=s.assistant.id, event_handler=s.c.handler()))
+    await s.c.consume(
+        s.c.beta.threads.runs.create_and_stream(
+            thread_id=s.thread.id, assistant_id=s.assistant.id, event_handler=s.c.handler()
+        )
+    )
 
 
 async def flow_create_and_stream_bare(s: Setup) -> None:
     await _ask(s)
-    await s.c.consume(s.c.beta.threads.runs.create_and_stream(
-        thread_id=s.thread.id, assistant_id=s.assistant.id), "iterate")
+    await s.c.consume(
+        s.c.beta.threads.runs.create_and_stream(thread_id=s.thread.id, assistant_id=s.assistant.id),
+        "iterate",
+    )
 
 
 async def flow_create_stream_true(s: Setup) -> None:
     await _ask(s)
-    stream = await s.c(s.c.beta.threads.runs.create(thread_id=s.thread.id,
-                                                    assistant_id=s.assistant.id, stream=True))
+    stream = await s.c(
+        s.c.beta.threads.runs.create(
+            thread_id=s.thread.id, assistant_id=s.assistant.id, stream=True
+        )
+    )
     events = await s.c.iterate(stream)
     assert events[-1].event == "thread.run.completed"
 
 
 async def flow_tools_poll(s: Setup) -> None:
     await _ask(s)
-    run = await s.c(s.c.beta.threads.runs.create_and_poll(thread_id=s.thread.id,
-                                                          assistant_id=s.assistant.id))
+    run = await s.c(
+        s.c.beta.threads.runs.create_and_poll(thread_id=s.thread.id, assistant_id=s.assistant.id)
+    )
     assert run.status == "requires_action"
-    outputs = [{"tool_call_id": call.id, "output": "9 to 5"}
-               for call in run.required_action.submit_tool_outputs.tool_calls]
-    run = await s.c(s.c.beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=s.thread.id, tool_outputs=outputs))
+    outputs = [
+        {"tool_call_id": call.id, "output": "9 to 5"}
+        for call in run.required_action.submit_tool_outputs.tool_calls
+    ]
+    run = await s.c(
+        s.c.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id, thread_id=s.thread.id, tool_outputs=outputs
+        )
+    )
     assert run.status == "completed"
     await s.c(s.c.beta.threads.messages.list(thread_id=s.thread.id, limit=1, run_id=run.id))
 
@@ -221,45 +242,63 @@ async def flow_tools_stream(s: Setup) -> None:
     )
     run = events[-1].data
     assert run.status == "requires_action"
-    outputs = [{"tool_call_id": call.id, "output": "9 to 5"}
-               for call in run.required_action.submit_tool_outputs.tool_calls]
-    await s.c.consume(s.c.beta.threads.runs.submit_tool_outputs_stream(
-        run_id=run.id, thread_id=s.thread.id, tool_outputs=outputs))
+    outputs = [
+        {"tool_call_id": call.id, "output": "9 to 5"}
+        for call in run.required_action.submit_tool_outputs.tool_calls
+    ]
+    await s.c.consume(
+        s.c.beta.threads.runs.submit_tool_outputs_stream(
+            run_id=run.id, thread_id=s.thread.id, tool_outputs=outputs
+        )
+    )
 
 
 INLINE = [{"role": "user", "content": "Inline question?"}]
 
 
 async def flow_create_and_run(s: Setup) -> None:
-    run = await s.c(s.c.beta.threads.create_and_run(assistant_id=s.assistant.id,
-                                                    thread={"messages": INLINE}))
+    run = await s.c(
+        s.c.beta.threads.create_and_run(assistant_id=s.assistant.id, thread={"messages": INLINE})
+    )
     while run.status not in ("completed", "failed"):
         run = await s.c(s.c.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id))
     await s.c(s.c.beta.threads.messages.list(thread_id=run.thread_id))
 
 
 async def flow_create_and_run_poll(s: Setup) -> None:
-    run = await s.c(s.c.beta.threads.create_and_run_poll(assistant_id=s.assistant.id,
-                                                         thread={"messages": INLINE}))
+    run = await s.c(
+        s.c.beta.threads.create_and_run_poll(
+            assistant_id=s.assistant.id, thread={"messages": INLINE}
+        )
+    )
     await s.c(s.c.beta.threads.messages.list(thread_id=run.thread_id, limit=1, run_id=run.id))
 
 
 async def flow_create_and_run_stream(s: Setup) -> None:
-    await s.c.consume(s.c.beta.threads.create_and_run_stream(assistant_id=s.assistant.id,
-                                                             thread={"messages": INLINE}))
+    await s.c.consume(
+        s.c.beta.threads.create_and_run_stream(
+            assistant_id=s.assistant.id, thread={"messages": INLINE}
+        )
+    )
 
 
 async def flow_additional_messages(s: Setup) -> None:
-    await s.c(s.c.beta.threads.runs.create_and_poll(
-        thread_id=s.thread.id, assistant_id=s.assistant.id, additional_messages=INLINE))
+    await s.c(
+        s.c.beta.threads.runs.create_and_poll(
+            thread_id=s.thread.id, assistant_id=s.assistant.id, additional_messages=INLINE
+        )
+    )
     await s.c(s.c.beta.threads.messages.list(thread_id=s.thread.id, order="asc"))
 
 
 async def flow_several_runs(s: Setup) -> None:
     for turn in range(3):
         await _ask(s, f"Question number {turn}")
-        run = await s.c(s.c.beta.threads.runs.create_and_poll(thread_id=s.thread.id,
-                                                              assistant_id=s.assistant.id))
+        run = await s.c(
+            s.c.beta.threads.runs.create_and_poll(
+                thread_id=s.thread.id, assistant_id=s.assistant.id
+            )
+        )
         await s.c(s.c.beta.threads.messages.list(thread_id=s.thread.id, order="asc"))
         assert run.status == "completed"
 
@@ -297,8 +336,9 @@ def _check(payload: dict[str, Any], api: SimulatedAssistantsAPI, run_id: str) ->
     stored = api.messages[thread_id]
     answer = next(m for m in stored if m["run_id"] == run_id and m["role"] == "assistant")
     text = api._states[run_id].user_text  # the thread's last user text when the run began
-    asked = [m for m in stored
-             if m["role"] == "user" and m["content"][0]["text"]["value"] == text][-1]
+    asked = [m for m in stored if m["role"] == "user" and m["content"][0]["text"]["value"] == text][
+        -1
+    ]
     request, response = payload["request"], payload["response"]
     assert payload["session"] == thread_id
     assert request["role"] == "user" and request["thread_id"] == thread_id
@@ -310,8 +350,9 @@ def _check(payload: dict[str, Any], api: SimulatedAssistantsAPI, run_id: str) ->
     assert response["id"] == answer["id"] and response["run_id"] == run_id
     assert response["created_at"] == answer["created_at"]
     assert response["content"] == answer["content"]
-    assert response["usage"] == {k: run["usage"][k]
-                                 for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    assert response["usage"] == {
+        k: run["usage"][k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+    }
     stamps = payload["timestamps"]
     assert isinstance(stamps["request"], int) and stamps["request"] > 1_700_000_000_000
     assert stamps["request"] <= stamps["response"]
@@ -320,7 +361,10 @@ def _check(payload: dict[str, Any], api: SimulatedAssistantsAPI, run_id: str) ->
 @pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("name", list(FLOWS))
 def test_flow_gives_one_complete_payload_per_run(
-    name: str, is_async: bool, pipeline: Pipeline, sink: ReconifySink,
+    name: str,
+    is_async: bool,
+    pipeline: Pipeline,
+    sink: ReconifySink,
     request: pytest.FixtureRequest,
 ) -> None:
     flow, tools = FLOWS[name]
@@ -360,8 +404,11 @@ def test_failed_runs_give_an_error_span_and_no_payload(
         async def flow() -> Any:
             s = await _setup(c)
             await _ask(s)
-            return await c(c.beta.threads.runs.create_and_poll(thread_id=s.thread.id,
-                                                               assistant_id=s.assistant.id))
+            return await c(
+                c.beta.threads.runs.create_and_poll(
+                    thread_id=s.thread.id, assistant_id=s.assistant.id
+                )
+            )
 
         run = asyncio.run(flow())
     assert run.status == outcome

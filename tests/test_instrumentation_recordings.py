@@ -11,11 +11,11 @@ from openai import AssistantEventHandler, OpenAI
 from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
+from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.instrumentation import AssistantsInstrumentor
-from reconify_otel.loopback.assistants_api import ReplayAssistantsAPI
-from reconify_otel.loopback.sink import ReconifySink
 
 from .conftest import API_KEY, APP_KEY, sdk_restored
 
@@ -53,8 +53,10 @@ def _only_payload(provider: TracerProvider, sink: ReconifySink) -> dict[str, Any
 
 def _setup(client: OpenAI) -> tuple[Any, Any]:
     assistant = client.beta.assistants.create(
-        name="Math Tutor", instructions="You are a personal math tutor.",
-        tools=[{"type": "code_interpreter"}], model="gpt-4o-mini",
+        name="Math Tutor",
+        instructions="You are a personal math tutor.",
+        tools=[{"type": "code_interpreter"}],
+        model="gpt-4o-mini",
     )
     thread = client.beta.threads.create()
     client.beta.threads.messages.create(thread_id=thread.id, role="user", content=QUESTION)
@@ -69,8 +71,10 @@ def test_polling_recording_gives_the_documented_payload(
         client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
         assistant, thread = _setup(client)
         run = client.beta.threads.runs.create_and_poll(
-            thread_id=thread.id, assistant_id=assistant.id,
-            instructions="Please address the user as Jane Doe.", poll_interval_ms=1,
+            thread_id=thread.id,
+            assistant_id=assistant.id,
+            instructions="Please address the user as Jane Doe.",
+            poll_interval_ms=1,
         )
         if listing == "order_asc":
             client.beta.threads.messages.list(thread_id=thread.id, order="asc")
@@ -101,8 +105,9 @@ def test_streaming_recording_gives_one_complete_payload(
         client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
         assistant, thread = _setup(client)
         start = getattr(client.beta.threads.runs, helper)
-        with start(thread_id=thread.id, assistant_id=assistant.id,
-                   event_handler=AssistantEventHandler()) as stream:
+        with start(
+            thread_id=thread.id, assistant_id=assistant.id, event_handler=AssistantEventHandler()
+        ) as stream:
             stream.until_done()
     payload = _only_payload(provider, sink)
     request, response = payload["request"], payload["response"]

@@ -14,12 +14,12 @@ from openai.resources.beta.threads.threads import Threads
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
 
-from reconify_otel import attributes as A
+from reconify_otel.core import attributes as A
+from reconify_otel.core.assistant import is_assistant_run
 from reconify_otel.instrumentation import AssistantsInstrumentor
 from reconify_otel.instrumentation.tracker import FinishedRun, Limits, RunTracker
-from reconify_otel.loopback.assistants_api import SimulatedAssistantsAPI
-from reconify_otel.mapping import is_assistant_run
 
 from .conftest import sdk_restored
 
@@ -30,9 +30,17 @@ def bare_sdk() -> Iterator[None]:
         yield
 
 
-WRAPPED = [(Runs, "create"), (Runs, "retrieve"), (Runs, "poll"), (Runs, "stream"),
-           (AsyncRuns, "create"), (Messages, "list"), (AsyncMessages, "list"),
-           (Threads, "create_and_run"), (AssistantStreamManager, "__enter__")]
+WRAPPED = [
+    (Runs, "create"),
+    (Runs, "retrieve"),
+    (Runs, "poll"),
+    (Runs, "stream"),
+    (AsyncRuns, "create"),
+    (Messages, "list"),
+    (AsyncMessages, "list"),
+    (Threads, "create_and_run"),
+    (AssistantStreamManager, "__enter__"),
+]
 
 
 @pytest.fixture
@@ -81,14 +89,21 @@ def test_a_broken_hook_never_breaks_the_call(
     def boom(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("bug in reconify_otel")
 
-    for name in ("created", "observe_run", "observe_messages", "remember_user_message",
-                 "observe_event", "begin"):
+    for name in (
+        "created",
+        "observe_run",
+        "observe_messages",
+        "remember_user_message",
+        "observe_event",
+        "begin",
+    ):
         monkeypatch.setattr(tracker, name, boom)
     with SimulatedAssistantsAPI() as api:
         client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
         run = _turn(client)
-        with client.beta.threads.runs.stream(thread_id=run.thread_id,
-                                             assistant_id=run.assistant_id) as stream:
+        with client.beta.threads.runs.stream(
+            thread_id=run.thread_id, assistant_id=run.assistant_id
+        ) as stream:
             events = list(stream)
     assert run.status == "completed" and events[-1].event == "thread.run.completed"
     assert spans.get_finished_spans() == ()
@@ -102,13 +117,15 @@ def test_the_app_gets_the_sdk_objects_themselves(
     with SimulatedAssistantsAPI() as api:
         client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
         run = _turn(client)
-        manager = client.beta.threads.runs.stream(thread_id=run.thread_id,
-                                                  assistant_id=run.assistant_id)
+        manager = client.beta.threads.runs.stream(
+            thread_id=run.thread_id, assistant_id=run.assistant_id
+        )
         assert type(manager) is AssistantStreamManager
         with manager as handler:
             handler.until_done()
-        stream = client.beta.threads.runs.create(thread_id=run.thread_id,
-                                                 assistant_id=run.assistant_id, stream=True)
+        stream = client.beta.threads.runs.create(
+            thread_id=run.thread_id, assistant_id=run.assistant_id, stream=True
+        )
         assert type(stream) is Stream
         assert [e.event for e in stream][-1] == "thread.run.completed"
 
@@ -141,8 +158,14 @@ def test_bookkeeping_stays_flat_over_100k_runs() -> None:
     tracker = RunTracker(lambda f: emitted.append(1), limits)
 
     def run(i: int, status: str) -> dict[str, Any]:
-        return {"id": f"run_{i}", "thread_id": f"thread_{i % 2000}", "assistant_id": "asst",
-                "status": status, "created_at": 1, "model": "m"}
+        return {
+            "id": f"run_{i}",
+            "thread_id": f"thread_{i % 2000}",
+            "assistant_id": "asst",
+            "status": status,
+            "created_at": 1,
+            "model": "m",
+        }
 
     for i in range(100_000):
         thread = f"thread_{i % 2000}"
@@ -152,8 +175,13 @@ def test_bookkeeping_stays_flat_over_100k_runs() -> None:
         if i % 10 == 0:
             continue  # abandoned mid-way: must not accumulate
         tracker.observe_run(run(i, "completed"))
-        answer = {"id": f"msg_a{i}", "role": "assistant", "run_id": f"run_{i}",
-                  "status": "completed", "created_at": 2}
+        answer = {
+            "id": f"msg_a{i}",
+            "role": "assistant",
+            "run_id": f"run_{i}",
+            "status": "completed",
+            "created_at": 2,
+        }
         tracker.observe_messages(thread, [answer, answer])
         tracker.observe_messages(thread, [answer])  # listed again: no second span
     sizes = tracker.sizes()
@@ -203,18 +231,47 @@ def test_a_failed_poll_does_not_end_a_run_that_later_completes(
     assert A.RESPONSE_MESSAGES in attrs
 
 
-def test_unmarked_upstream_spans_are_skipped_while_the_instrumentor_is_active(
-    traced: tuple[AssistantsInstrumentor, InMemorySpanExporter],
-) -> None:
-    """The marking processor needs an SDK provider at ``instrument()``; when the app sets
-    its provider only later, the in-process exporter still sends each run once."""
-    from reconify_otel import ReconifySpanExporter
-    from reconify_otel.loopback.sink import ReconifySink
+_PROVIDER_SET_LATE = """
+import sys
+from openai import OpenAI
+from opentelemetry import trace
+from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
+from reconify_otel_testing.sink import ReconifySink
+from reconify_otel import AssistantsInstrumentor, ReconifySpanExporter
 
-    from .test_mapping import CURRENT, make_span
+AssistantsInstrumentor().instrument()  # no provider yet: nothing to mark spans with
+OpenAIInstrumentor().instrument()
+with ReconifySink() as sink, SimulatedAssistantsAPI() as api:
+    provider = TracerProvider()
+    exporter = ReconifySpanExporter(f"{sink.url}/t", "app-key-1", "api-key-1", spool=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)  # the app sets its provider only now
+    client = OpenAI(base_url=api.base_url, api_key="sk-test", max_retries=0)
+    assistant = client.beta.assistants.create(name="Bot", model="gpt-4o-mini")
+    for _ in range(2):
+        thread = client.beta.threads.create()
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="hi")
+        run = client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id
+        )
+        client.beta.threads.messages.list(thread_id=thread.id, limit=1, run_id=run.id)
+    provider.shutdown()
+    kinds = sorted(p["reconify"]["type"] + ":" + str(p["response"]["run_id"]) for p in sink.payloads)
+    print(len(sink.payloads), len(set(kinds)))
+"""
 
-    with ReconifySink() as sink:
-        exporter = ReconifySpanExporter(f"{sink.url}/t", "app", "api", spool=False)
-        exporter.export([make_span("openai.assistant.run", CURRENT)])  # no mark on it
-        assert sink.attempts == 0
-        assert exporter.stats() == {"skipped_superseded": 1}
+
+def test_a_provider_set_after_instrument_still_gets_each_run_once() -> None:
+    """The exporter knows nothing of the instrumentor: the instrumentor adds its marking
+    processor to the global provider on its first hooked call, once one is set."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _PROVIDER_SET_LATE], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "2"], done.stdout + done.stderr

@@ -11,8 +11,7 @@ from typing import Any
 import openai
 import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler, AsyncOpenAI, OpenAI
-
-from reconify_otel.loopback.assistants_api import (
+from reconify_otel_testing.assistants_api import (
     PROMPT_OVERHEAD,
     RecordedRequest,
     ReplayAssistantsAPI,

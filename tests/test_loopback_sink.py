@@ -13,8 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-
-from reconify_otel.loopback.sink import Answer, Attempt, ReconifySink
+from reconify_otel_testing.sink import Answer, Attempt, ReconifySink
 
 OK = {"status": "ok"}
 
@@ -293,7 +292,7 @@ def test_attempt_log_records_times_in_order(sink: ReconifySink) -> None:
 
 def test_runs_as_a_process() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconify_otel.loopback.sink", "--port", "0", "--hold-ms", "5"],
+        [sys.executable, "-m", "reconify_otel_testing.sink", "--port", "0", "--hold-ms", "5"],
         stdout=subprocess.PIPE,
         text=True,
     )

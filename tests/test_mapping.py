@@ -11,25 +11,17 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from reconify_otel import attributes as A
-from reconify_otel.mapping import (
-    Defaults,
-    Mapped,
-    Payload,
-    Skip,
-    Skipped,
-    is_assistant_run,
-    map_span,
-)
-from reconify_otel.spans import from_sdk
+from reconify_otel.core import attributes as A
+from reconify_otel.core.assistant import is_assistant_run
+from reconify_otel.core.mapping import map_span
+from reconify_otel.core.payload import Defaults, Mapped, Payload, Skip, Skipped
+from reconify_otel.exporter.sdk_record import from_sdk
 
 START_NS = 1_774_963_843_123_456_789
 END_NS = 1_774_963_856_987_654_321
 
 
-def make_span(
-    name: str, attributes: dict[str, Any], *, error: bool = False
-) -> ReadableSpan:
+def make_span(name: str, attributes: dict[str, Any], *, error: bool = False) -> ReadableSpan:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -177,8 +169,11 @@ def test_oldest_generation_lists_user_messages_among_completions() -> None:
 
 
 def test_content_as_events_still_sends_ids_and_usage() -> None:
-    attrs = {"gen_ai.response.0.id": "msg_x", "gen_ai.usage.input_tokens": 1,
-             "gen_ai.usage.output_tokens": 2}
+    attrs = {
+        "gen_ai.response.0.id": "msg_x",
+        "gen_ai.usage.input_tokens": 1,
+        "gen_ai.usage.output_tokens": 2,
+    }
     payload = mapped("openai.assistant.run", attrs)
     assert payload["response"]["id"] == "msg_x" and payload["response"]["content"] == []
     assert payload["response"]["usage"]["total_tokens"] == 3

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter, reconify_openai_handler
-from reconify_otel.loopback.sink import Answer, ReconifySink
-from reconify_otel.privacy import mask_text
-from reconify_otel.size_caps import TRUNCATION_MARKER
+from reconify_otel.core.privacy import mask_text
+from reconify_otel.core.size_caps import TRUNCATION_MARKER
 
 from .conftest import API_KEY, APP_KEY
 from .test_mapping import OWN, make_span
@@ -33,7 +33,7 @@ def texts(message: dict[str, Any]) -> list[str]:
 def own_span_with(text: str) -> Any:
     import json
 
-    from reconify_otel import attributes as A
+    from reconify_otel.core import attributes as A
 
     request = json.loads(str(OWN[A.REQUEST_MESSAGE]))
     request["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]

@@ -7,30 +7,47 @@ from typing import Any
 
 from openai.types.beta.threads import Message, Run
 
-from reconify_otel import attributes as A
-from reconify_otel.mapping import Mapped, map_span
-from reconify_otel.run_attributes import run_span_attributes, span_name
-from reconify_otel.spans import SpanRecord
+from reconify_otel.core import attributes as A
+from reconify_otel.core.mapping import map_span
+from reconify_otel.core.payload import Mapped
+from reconify_otel.core.record import SpanRecord
+from reconify_otel.core.run_attributes import run_span_attributes, span_name
 
 
 def _message(mid: str, role: str, text: str, run_id: str | None, created: int) -> dict[str, Any]:
     return {
-        "id": mid, "object": "thread.message", "created_at": created, "assistant_id": None,
-        "thread_id": "thread_1", "run_id": run_id, "role": role, "status": "completed",
+        "id": mid,
+        "object": "thread.message",
+        "created_at": created,
+        "assistant_id": None,
+        "thread_id": "thread_1",
+        "run_id": run_id,
+        "role": role,
+        "status": "completed",
         "content": [{"type": "text", "text": {"value": text, "annotations": []}}],
-        "attachments": [], "metadata": {},
+        "attachments": [],
+        "metadata": {},
     }
 
 
 RUN = {
-    "id": "run_1", "object": "thread.run", "created_at": 10, "thread_id": "thread_1",
-    "assistant_id": "asst_1", "status": "completed", "model": "gpt-4o-mini",
-    "instructions": "", "tools": [], "parallel_tool_calls": True,
+    "id": "run_1",
+    "object": "thread.run",
+    "created_at": 10,
+    "thread_id": "thread_1",
+    "assistant_id": "asst_1",
+    "status": "completed",
+    "model": "gpt-4o-mini",
+    "instructions": "",
+    "tools": [],
+    "parallel_tool_calls": True,
     "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
 }
 USER = _message("msg_u", "user", "hi", None, 9)
-ANSWERS = [_message("msg_b", "assistant", "second", "run_1", 12),
-           _message("msg_a", "assistant", "first", "run_1", 11)]
+ANSWERS = [
+    _message("msg_b", "assistant", "second", "run_1", 12),
+    _message("msg_a", "assistant", "first", "run_1", 11),
+]
 
 
 def test_dicts_give_the_contract() -> None:
@@ -45,21 +62,31 @@ def test_dicts_give_the_contract() -> None:
     assert json.loads(str(attrs[A.REQUEST_MESSAGE])) == USER
     assert [m["id"] for m in json.loads(str(attrs[A.RESPONSE_MESSAGES]))] == ["msg_a", "msg_b"]
     assert json.loads(str(attrs[A.INPUT_MESSAGES])) == [
-        {"role": "user", "parts": [{"type": "text", "content": "hi"}]}]
+        {"role": "user", "parts": [{"type": "text", "content": "hi"}]}
+    ]
     output = json.loads(str(attrs[A.OUTPUT_MESSAGES]))
-    assert output == [{"role": "assistant", "finish_reason": "stop", "parts": [
-        {"type": "text", "content": "first"}, {"type": "text", "content": "second"}]}]
+    assert output == [
+        {
+            "role": "assistant",
+            "finish_reason": "stop",
+            "parts": [{"type": "text", "content": "first"}, {"type": "text", "content": "second"}],
+        }
+    ]
     assert span_name(RUN, {"name": "Bot"}) == "invoke_agent Bot"
     assert span_name(RUN) == "invoke_agent asst_1"
 
 
 def test_openai_objects_give_the_same_attributes() -> None:
-    objects = run_span_attributes(Run.model_validate(RUN), Message.model_validate(USER),
-                                  [Message.model_validate(m) for m in ANSWERS])
-    plain = run_span_attributes(Run.model_validate(RUN).model_dump(mode="json"),
-                                Message.model_validate(USER).model_dump(mode="json"),
-                                [Message.model_validate(m).model_dump(mode="json")
-                                 for m in ANSWERS])
+    objects = run_span_attributes(
+        Run.model_validate(RUN),
+        Message.model_validate(USER),
+        [Message.model_validate(m) for m in ANSWERS],
+    )
+    plain = run_span_attributes(
+        Run.model_validate(RUN).model_dump(mode="json"),
+        Message.model_validate(USER).model_dump(mode="json"),
+        [Message.model_validate(m).model_dump(mode="json") for m in ANSWERS],
+    )
     assert objects == plain
 
 
@@ -76,7 +103,9 @@ def test_content_off_keeps_ids_times_and_usage() -> None:
     assert request == {**USER, "content": []}
     answers = json.loads(str(attrs[A.RESPONSE_MESSAGES]))
     assert [(m["id"], m["created_at"], m["content"]) for m in answers] == [
-        ("msg_a", 11, []), ("msg_b", 12, [])]
+        ("msg_a", 11, []),
+        ("msg_b", 12, []),
+    ]
     assert attrs[A.USAGE_TOTAL_TOKENS] == 12
 
 

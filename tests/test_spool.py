@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reconify_otel.counters import Counters
-from reconify_otel.spool import Spool, SpoolUnavailable
+from reconify_otel.delivery.spool import Spool, SpoolUnavailable
+from reconify_otel.runtime.counters import Counters
 
 KEY = "app-key-5f3c9e1d7a"
 

@@ -8,10 +8,10 @@ import threading
 import time
 
 import pytest
+from reconify_otel_testing.sink import Answer, ReconifySink
 
-from reconify_otel.loopback.sink import Answer, ReconifySink
+from reconify_otel.delivery.transport import Outcome, Transport, parse_retry_after
 from reconify_otel.settings import resolve
-from reconify_otel.transport import Outcome, Transport, parse_retry_after
 
 
 def transport(sink: ReconifySink, **options: object) -> Transport:

@@ -13,10 +13,10 @@ from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
+from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
-from reconify_otel.loopback.assistants_api import ReplayAssistantsAPI
-from reconify_otel.loopback.sink import ReconifySink
 
 from .conftest import API_KEY, APP_KEY
 

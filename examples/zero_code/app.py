@@ -41,5 +41,6 @@ def main() -> None:
         print(f"user: {question}\nassistant: {text}")
         print(f"answer {answer.id}")
 
+
 if __name__ == "__main__":
     main()

@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from reconify_otel import attributes as A
+from reconify_otel.core import attributes as A
 from reconify_otel.settings import env_flag
 
 USER_KEYS = ("userId", "isAuthenticated", "firstName", "lastName", "email", "phone", "gender")

@@ -13,14 +13,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconify_otel import privacy, size_caps
-from reconify_otel.counters import Counters
-from reconify_otel.encoding import encode, masked
+from reconify_otel.core import privacy, size_caps
+from reconify_otel.core.encoding import encode, masked
+from reconify_otel.core.mapping import map_span
+from reconify_otel.core.payload import Defaults, Mapped, Payload, Skip, Skipped
+from reconify_otel.core.record import SpanRecord
 from reconify_otel.identity import resolve_personal
-from reconify_otel.logs import RateLimitedLog
-from reconify_otel.mapping import Defaults, Mapped, Payload, Skip, Skipped, map_span
+from reconify_otel.runtime.counters import Counters
+from reconify_otel.runtime.logs import RateLimitedLog
 from reconify_otel.settings import Settings
-from reconify_otel.spans import SpanRecord
 
 logger = logging.getLogger("reconify_otel")
 

@@ -23,9 +23,9 @@ from typing import Any
 from reconify_otel.bridge import wire
 from reconify_otel.bridge.config import BridgeConfig
 from reconify_otel.bridge.forward import DedupWindow, Forwarder
-from reconify_otel.counters import Counters
+from reconify_otel.delivery.transport import Transport
+from reconify_otel.runtime.counters import Counters
 from reconify_otel.settings import Settings
-from reconify_otel.transport import Transport
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -18,13 +18,14 @@ from enum import Enum
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from reconify_otel.breaker import Breaker
-from reconify_otel.counters import Counters
-from reconify_otel.mapping import Skip, Skipped
+from reconify_otel.bridge.otlp_spans import assistant_runs
+from reconify_otel.core.payload import Skip, Skipped
+from reconify_otel.core.record import SpanRecord
+from reconify_otel.delivery.breaker import Breaker
+from reconify_otel.delivery.transport import Outcome, Result, Transport
 from reconify_otel.prepare import Preparer
+from reconify_otel.runtime.counters import Counters
 from reconify_otel.settings import Settings
-from reconify_otel.spans import SpanRecord, assistant_runs
-from reconify_otel.transport import Outcome, Result, Transport
 
 logger = logging.getLogger("reconify_otel.bridge")
 

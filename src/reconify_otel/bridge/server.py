@@ -10,7 +10,7 @@ import socket
 
 from reconify_otel.bridge.app import BridgeApp
 from reconify_otel.bridge.config import BridgeConfig, check_bind, resolve_config
-from reconify_otel.logs import enable_debug_logging
+from reconify_otel.runtime.logs import enable_debug_logging
 from reconify_otel.settings import Settings, resolve
 
 DEFAULT_HOST = "127.0.0.1"

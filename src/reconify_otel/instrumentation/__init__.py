@@ -109,11 +109,18 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             setattr(owner, method, wrapper)
             self._installed.append((owner, method, original, wrapper))
         self._superseder = _supersede(provider or trace.get_tracer_provider())
-        _active.add(self)
+        if self._superseder is None and provider is None:
+            # The global provider may be set after ``instrument()``: mark upstream spans
+            # from the first hooked call on, once there is a provider to add to.
+            switch.before_call = self._supersede_late
         self._start_flusher(tracker, limits.answer_grace)
 
+    def _supersede_late(self) -> None:
+        self._superseder = _supersede(trace.get_tracer_provider())
+        if self._superseder is not None and self._switch is not None:
+            self._switch.before_call = None
+
     def _uninstrument(self, **kwargs: Any) -> None:
-        _active.discard(self)
         if self._stop is not None:
             self._stop.set()
         if self._superseder is not None:
@@ -146,16 +153,6 @@ class AssistantsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if not AssistantsInstrumentor._atexit_registered:
             AssistantsInstrumentor._atexit_registered = True
             atexit.register(_flush_at_exit)
-
-
-_active: weakref.WeakSet[AssistantsInstrumentor] = weakref.WeakSet()
-
-
-def supersedes_upstream() -> bool:
-    """True while an ``AssistantsInstrumentor`` reports every run in this process: the
-    in-process exporter then skips upstream run spans even when the span processor that
-    marks them could not be added (a provider set only after ``instrument()``)."""
-    return bool(_active)
 
 
 def _flush_at_exit() -> None:

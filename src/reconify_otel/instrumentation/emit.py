@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from reconify_otel import attributes as A
+from reconify_otel.core import attributes as A
+from reconify_otel.core.run_attributes import run_span_attributes, span_name
 from reconify_otel.identity import with_identity
 from reconify_otel.instrumentation.tracker import FinishedRun
-from reconify_otel.run_attributes import run_span_attributes, span_name
 
 
 class SpanEmitter:

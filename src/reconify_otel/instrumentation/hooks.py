@@ -16,8 +16,9 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
+from reconify_otel.core.run_attributes import to_dict
+from reconify_otel.instrumentation.guard import guarded
 from reconify_otel.instrumentation.tracker import RunStart, RunTracker
-from reconify_otel.run_attributes import to_dict
 
 Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
@@ -297,7 +298,6 @@ def _event(tracker: RunTracker, start: RunStart, event: Any) -> None:
 
 def observe_stream(tracker: RunTracker, stream: Any, start: RunStart) -> None:
     """Swap the stream's private iterator for one that reports each event first."""
-    from reconify_otel.instrumentation.wrappers import guarded
 
     inner = stream._iterator
 
@@ -332,7 +332,6 @@ def observe_page(tracker: RunTracker, page: Any, thread_id: Any) -> None:
 
 def observe_paginator(tracker: RunTracker, paginator: Any, thread_id: Any) -> None:
     """``await client.beta.threads.messages.list(...)`` fetches later: observe that page."""
-    from reconify_otel.instrumentation.wrappers import guarded
 
     fetch = paginator._get_page
 

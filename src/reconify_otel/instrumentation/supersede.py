@@ -12,7 +12,7 @@ from __future__ import annotations
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from reconify_otel import attributes as A
+from reconify_otel.core import attributes as A
 
 
 class SupersedeUpstreamRuns(SpanProcessor):

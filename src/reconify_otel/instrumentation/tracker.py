@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconify_otel import identity
+from reconify_otel.core.run_attributes import TERMINAL_STATUSES
 from reconify_otel.identity import Captured
 from reconify_otel.instrumentation.bounded import BoundedDict
-from reconify_otel.logs import RateLimitedLog
-from reconify_otel.run_attributes import TERMINAL_STATUSES
+from reconify_otel.runtime.logs import RateLimitedLog
 
 logger = logging.getLogger("reconify_otel")
 

@@ -12,8 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from reconify_otel.instrumentation.guard import guarded
 from reconify_otel.instrumentation.hooks import Args, Hook, Kwargs
-from reconify_otel.logs import RateLimitedLog
+from reconify_otel.runtime.logs import RateLimitedLog
 
 logger = logging.getLogger("reconify_otel")
 _log = RateLimitedLog(logger)
@@ -22,29 +23,22 @@ T = TypeVar("T")
 Wrapper = Callable[[Callable[..., Any], Any, Args, Kwargs], Any]
 
 
-def guarded(func: Callable[..., T] | None, *args: Any, default: Any = None) -> Any:
-    """Run our code; on any error log it (rate-limited) and return ``default``."""
-    if func is None:
-        return default
-    try:
-        return func(*args)
-    except Exception:
-        name = getattr(func, "__qualname__", repr(func))
-        _log.log(logging.WARNING, name, "reconify_otel hook %s failed", name, exc_info=True)
-        return default
-
-
 class Switch:
-    """Shared on/off state: a wrapper left in place (someone wrapped over it) goes inert."""
+    """Shared state of every wrapper: ``on`` (a wrapper left in place because someone
+    wrapped over it goes inert) and ``before_call``, a one-off setup step the
+    instrumentor may still owe (see ``AssistantsInstrumentor``)."""
 
     def __init__(self) -> None:
         self.on = True
+        self.before_call: Callable[[], None] | None = None
 
 
 def make_wrapper(hook: Hook, original: Any, switch: Switch) -> Wrapper:
     """A sync or async wrapper, matching the original; the two differ only by ``await``."""
 
     def enter(instance: Any, args: Args, kwargs: Kwargs) -> tuple[Kwargs, Any, Any]:
+        if switch.before_call is not None:
+            guarded(switch.before_call)
         call_kwargs = guarded(hook.prepare, kwargs, default=kwargs) if hook.prepare else kwargs
         token = guarded(hook.before, instance, args, call_kwargs)
         fetch_id = guarded(hook.enrich, instance, args, call_kwargs)

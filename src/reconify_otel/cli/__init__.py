@@ -1,0 +1,5 @@
+"""The ``reconify-otel`` command."""
+
+from reconify_otel.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""Getting encoded payloads to Reconify: transport, retries, breaker, spool, worker."""

@@ -1,0 +1,35 @@
+"""``IdentitySpanProcessor``: records the current user and session on assistant-run spans.
+
+It must run at span start, on the application's thread, where the ``contextvars`` of
+``reconify_otel.session(...)`` / ``user(...)`` are visible; exporters only see finished
+spans on the processor's thread. ``AssistantsInstrumentor`` stamps its own spans; add
+this processor for spans of other instrumentations (``opentelemetry-instrumentation-openai``).
+"""
+
+from __future__ import annotations
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from reconify_otel.core import attributes as A
+from reconify_otel.identity import stamp
+
+
+class IdentitySpanProcessor(SpanProcessor):
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        # AssistantsInstrumentor's spans carry what was current when the run started,
+        # which may differ from what is current when the span is made.
+        name = span.name
+        if name in A.UPSTREAM_SPAN_NAMES or (
+            name.startswith(A.INVOKE_AGENT) and A.RUN_ID not in (span.attributes or {})
+        ):
+            stamp(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

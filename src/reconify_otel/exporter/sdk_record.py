@@ -1,0 +1,22 @@
+"""SDK spans as ``SpanRecord``s, for the in-process routes."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from reconify_otel.core.record import SpanRecord
+
+
+def from_sdk(span: ReadableSpan) -> SpanRecord:
+    context = span.context
+    start = span.start_time or 0
+    return SpanRecord(
+        name=span.name,
+        attributes=span.attributes or {},
+        start_ns=start,
+        end_ns=span.end_time or start,
+        is_error=span.status.status_code is StatusCode.ERROR,
+        trace_id=context.trace_id if context is not None else 0,
+        span_id=context.span_id if context is not None else 0,
+    )

@@ -1,1 +1,0 @@
-"""Loopback stand-ins (Reconify sink, Assistants API) for demo, tests, examples, benchmarks."""
