@@ -17,10 +17,10 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # the attribute fixtures live in tests/test_mapping.py
+if str(ROOT) not in sys.path:  # the attribute fixtures live in tests/helpers.py
     sys.path.insert(0, str(ROOT))
 
-from tests.test_mapping import CURRENT, OWN  # noqa: E402
+from tests.helpers import CURRENT, OWN  # noqa: E402
 
 APP_KEY = "bench-app-key-5f3c9e1d7a"
 API_KEY = "bench-api-key-8b2e4d6f0c"

@@ -1,10 +1,13 @@
 """Offline unless configured: the plumbing shared by the examples (not code to copy).
 
 ``standins()`` yields where to send things. With nothing configured it starts, in this
-process, the simulated Assistants API and a Reconify-compatible sink (127.0.0.1, no keys,
+process, the simulated Assistants API (or, given ``recorded=`` cassette names, a replay of
+recorded OpenAI or Anthropic calls) and a Reconify-compatible sink (127.0.0.1, no keys,
 no network). Environment variables switch each side to the real service:
 
 * OpenAI: ``OPENAI_API_KEY`` (and ``OPENAI_BASE_URL``, default ``https://api.openai.com/v1``).
+* Anthropic: ``ANTHROPIC_API_KEY`` (and ``ANTHROPIC_BASE_URL``, default
+  ``https://api.anthropic.com``).
 * Reconify: ``RECONIFY_APP_KEY`` and ``RECONIFY_API_KEY`` (and ``RECONIFY_ENDPOINT``,
   default ``https://track.reconify.com/track``).
 
@@ -30,12 +33,18 @@ from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from reconify_otel_testing._http import LoopbackHandler, LoopbackServer
 from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
+from reconify_otel_testing.replay import LlmReplay, recorded_calls
 from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel.core.encoding import masked
 from reconify_otel.settings import DEFAULT_ENDPOINT
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# provider -> (key variable, base URL variable, default base URL)
+PROVIDERS = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", OPENAI_DEFAULT_BASE_URL),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+}
 OTLP_DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"  # Jaeger's OTLP/HTTP port
 OFFLINE_OPENAI_KEY = "sk-offline-not-a-real-key"
 OFFLINE_APP_KEY = "offline-app-key"
@@ -76,12 +85,23 @@ def store_reply(question: str) -> str:
 
 
 @contextmanager
-def standins() -> Iterator[Endpoints]:
-    """The real endpoints when configured, else loopback stand-ins for as long as the block."""
+def standins(recorded: tuple[str, ...] = (), provider: str = "openai") -> Iterator[Endpoints]:
+    """The real endpoints when configured, else loopback stand-ins for as long as the block.
+
+    ``recorded``: cassettes (``reconify_otel_testing.replay``) whose first call each the
+    example makes, in this order; offline they are answered as recorded.
+    """
+    key_variable, url_variable, default_url = PROVIDERS[provider]
     with ExitStack() as stack:
-        if os.environ.get("OPENAI_API_KEY"):
-            base_url = os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
-            openai_key = os.environ["OPENAI_API_KEY"]
+        if os.environ.get(key_variable):
+            base_url = os.environ.get(url_variable) or default_url
+            openai_key = os.environ[key_variable]
+        elif recorded:
+            replay = LlmReplay([recorded_calls(name)[0] for name in recorded])
+            stack.enter_context(replay)
+            # The Anthropic client adds /v1 itself.
+            base_url = replay.base_url if provider == "openai" else replay.url
+            openai_key = OFFLINE_OPENAI_KEY
         else:
             api = stack.enter_context(SimulatedAssistantsAPI(reply=store_reply))
             base_url, openai_key = api.base_url, OFFLINE_OPENAI_KEY
@@ -165,25 +185,39 @@ def otlp_endpoint(offline: bool) -> Iterator[tuple[str, OTLPReceiver | None]]:
 
 
 def _text(message: Any) -> str | None:
+    """The text of an Assistants message, or of an LLM call's last message / first answer."""
     if not isinstance(message, dict):
         return None
+    if message.get("messages"):  # a chat request
+        message = message["messages"][-1]
+    elif message.get("choices"):  # a chat or text completion
+        choice = message["choices"][0]
+        return choice.get("text") or (choice.get("message") or {}).get("content")
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
     parts = [
-        block["text"]["value"]
-        for block in message.get("content") or []
+        block["text"]["value"] if isinstance(block["text"], dict) else block["text"]
+        for block in content or []
         if block.get("type") == "text"
     ]
     return " ".join(parts) if parts else None
 
 
-def report(sink: ReconifySink | None, runs: int, **facts: Any) -> None:
-    """Print what the sink received, then ``RESULT {json}``; exit 1 offline on a wrong count."""
+def report(
+    sink: ReconifySink | None, runs: int, what: str = "assistant runs", **facts: Any
+) -> None:
+    """Print what the sink received, then ``RESULT {json}``; exit 1 offline on a wrong count.
+
+    ``runs``: how many interactions the example made (``what``: runs or LLM calls).
+    """
     result: dict[str, Any] = {
         "runs": runs,
         "tracer_provider": type(trace.get_tracer_provider()).__name__,
         **facts,
     }
     if sink is None:
-        print(f"{runs} assistant runs exported to the configured Reconify endpoint")
+        print(f"{runs} {what} exported to the configured Reconify endpoint")
         result["payloads"] = None
         print("RESULT " + json.dumps(result, sort_keys=True))
         return
@@ -201,8 +235,9 @@ def report(sink: ReconifySink | None, runs: int, **facts: Any) -> None:
         response_ids=[(p.get("response") or {}).get("id") for p in payloads],
         response_texts=[_text(p.get("response")) for p in payloads],
         app_keys=sorted({str(p["reconify"].get("appKey")) for p in payloads}),
+        kinds=[f"{p['reconify'].get('format')}/{p['reconify'].get('type')}" for p in payloads],
     )
-    print(f"{runs} assistant runs, {len(payloads)} Reconify payloads received")
+    print(f"{runs} {what}, {len(payloads)} Reconify payloads received")
     print("RESULT " + json.dumps(result, sort_keys=True))
     if len(payloads) != runs:
         sys.exit(1)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-import wrapt
 from reconify_otel_testing import ASSISTANTS_RECORDINGS
+from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
 from reconify_otel_testing.sink import ReconifySink
 
-APP_KEY = "app-key-5f3c9e1d7a"
-API_KEY = "api-key-8b2e4d6f0c"
+from .helpers import API_KEY, APP_KEY, sdk_restored
 
 
 @pytest.fixture(scope="session")
@@ -36,50 +34,6 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     return APP_KEY, API_KEY
 
 
-_PATCHED_CLASSES = [
-    ("openai.resources.beta.threads.runs.runs", ("Runs", "AsyncRuns")),
-    ("openai.resources.beta.threads.messages", ("Messages", "AsyncMessages")),
-    ("openai.resources.beta.threads.threads", ("Threads", "AsyncThreads")),
-    ("openai.resources.beta.assistants", ("Assistants", "AsyncAssistants")),
-    ("openai.resources.chat.completions", ("Completions", "AsyncCompletions")),
-    ("openai.resources.completions", ("Completions", "AsyncCompletions")),
-    ("openai.resources.embeddings", ("Embeddings", "AsyncEmbeddings")),
-    ("openai.resources.images", ("Images", "AsyncImages")),
-    ("openai.resources.responses", ("Responses", "AsyncResponses")),
-]
-
-
-# wrapt 2 spells the proxy base BaseObjectProxy; wrapt 1 ObjectProxy.
-_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
-
-
-@contextmanager
-def sdk_restored() -> Iterator[None]:
-    """Run on the bare SDK and leave it bare.
-
-    ``OpenAIInstrumentor.uninstrument()`` (0.62) leaves its Assistants wrappers on the SDK:
-    it calls ``unwrap(module, "Runs.create")``, a dotted attribute that never resolves.
-    """
-    clean = []
-    for module, names in _PATCHED_CLASSES:
-        mod = importlib.import_module(module)
-        for name in names:
-            cls = getattr(mod, name, None)
-            for key, value in dict(vars(cls) if cls is not None else {}).items():
-                bare = value
-                while isinstance(bare, _PROXY):
-                    bare = bare.__wrapped__
-                if bare is not value:
-                    setattr(cls, key, bare)
-                clean.append((cls, key, bare))
-    try:
-        yield
-    finally:
-        for cls, key, bare in clean:
-            if vars(cls).get(key) is not bare:
-                setattr(cls, key, bare)
-
-
 @pytest.fixture(autouse=True)
 def private_spool(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
@@ -95,3 +49,32 @@ def bare_openai_sdk() -> Iterator[None]:
     """No test sees another test's instrumentation."""
     with sdk_restored():
         yield
+
+
+@pytest.fixture
+def start_bridge(sink: ReconifySink) -> Iterator[Any]:
+    """Start bridges sending to ``sink``: ``start_bridge(**overrides) -> (url, app)``."""
+    from .bridge_helpers import bridges  # here, not above: only bridge tests need uvicorn
+
+    with bridges(sink) as start:
+        yield start
+
+
+@pytest.fixture
+def bridge(start_bridge: Any) -> Any:
+    """One bridge with the test limits, sending to ``sink``: ``(url, app)``."""
+    return start_bridge()
+
+
+@pytest.fixture
+def in_process_sink() -> Iterator[ReconifySink]:
+    """A second sink, for what the in-process exporter sends beside the bridge."""
+    with ReconifySink() as server:
+        yield server
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatedAssistantsAPI]:
+    """The simulated Assistants API on loopback, for the real openai SDK."""
+    with SimulatedAssistantsAPI() as api:
+        yield api

@@ -14,7 +14,7 @@ from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import AssistantsInstrumentor, ReconifySpanExporter
 
-from .conftest import API_KEY, APP_KEY
+from .helpers import API_KEY, APP_KEY
 
 AZURE = {"api_key": "azure-key", "api_version": "2024-05-01-preview"}
 

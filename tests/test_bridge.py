@@ -6,185 +6,49 @@ through OTLP/HTTP to the bridge reach Reconify as identical payloads.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import uvicorn
-from google.protobuf import json_format
 from openai import OpenAI
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.exporter.otlp.proto.http import Compression
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.openai import OpenAIInstrumentor
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1 import trace_pb2
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
 from reconify_otel_testing.sink import Answer, ReconifySink
 
-from reconify_otel import ReconifySpanExporter
 from reconify_otel.bridge import BridgeApp, check_bind, create_app, resolve_config, serve
-from reconify_otel.bridge.otlp_spans import assistant_runs, from_otlp
-from reconify_otel.bridge.server import listening_socket
+from reconify_otel.bridge.otlp_spans import from_otlp, selected_spans
+from reconify_otel.core.mapping import Selection
 from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.settings import resolve
 
-from .conftest import API_KEY, APP_KEY
-from .test_mapping import CURRENT, OWN, make_span
-from .test_upstream_end_to_end import run_polling_flow
-
-TOKEN = "bridge-token-3e7a9c41d5"
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
-MAX_BODY = 64 * 1024
-MAX_DECOMPRESSED = 256 * 1024
-
-
-@contextmanager
-def running(app: BridgeApp) -> Iterator[str]:
-    """uvicorn on a socket we bound ourselves (no free-port race); stopped as on SIGTERM."""
-    sock = listening_socket("127.0.0.1", 0)
-    config = uvicorn.Config(app, lifespan="on", ws="none", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-BridgeFactory = Callable[..., tuple[str, BridgeApp]]
-
-
-@pytest.fixture
-def start_bridge(sink: ReconifySink) -> Iterator[BridgeFactory]:
-    """Start bridges sending to ``sink``; keyword arguments override settings or limits."""
-    with_stack: list[Any] = []
-
-    def start(timeout: float = 1.0, concurrency: int = 1, **limits: Any) -> tuple[str, BridgeApp]:
-        settings = resolve(
-            endpoint=f"{sink.url}/track",
-            app_key=APP_KEY,
-            api_key=API_KEY,
-            timeout=timeout,
-            concurrency=concurrency,
-        )
-        limits = {
-            "token": TOKEN,
-            "max_body_bytes": MAX_BODY,
-            "max_decompressed_bytes": MAX_DECOMPRESSED,
-            **limits,
-        }
-        app = create_app(settings, config=resolve_config(**limits))
-        context = running(app)
-        url = context.__enter__()
-        with_stack.append(context)
-        return url, app
-
-    yield start
-    for context in reversed(with_stack):
-        context.__exit__(None, None, None)
-
-
-@pytest.fixture
-def bridge(start_bridge: BridgeFactory) -> tuple[str, BridgeApp]:
-    return start_bridge()
-
-
-@pytest.fixture
-def in_process_sink() -> Iterator[ReconifySink]:
-    with ReconifySink() as server:
-        yield server
-
-
-def send_in_process(sink: ReconifySink, spans: Sequence[ReadableSpan]) -> None:
-    # One at a time, like the bridge under test, so both sinks see the same order.
-    exporter = ReconifySpanExporter(f"{sink.url}/track", APP_KEY, API_KEY, concurrency=1)
-    try:
-        assert exporter.export(spans) is SpanExportResult.SUCCESS
-    finally:
-        exporter.shutdown()
-
-
-def send_otlp(url: str, spans: Sequence[ReadableSpan]) -> None:
-    exporter = OTLPSpanExporter(
-        endpoint=f"{url}/v1/traces",
-        compression=Compression.Gzip,
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    )
-    try:
-        assert exporter.export(spans) is SpanExportResult.SUCCESS
-    finally:
-        exporter.shutdown()
-
-
-def post(
-    url: str,
-    body: bytes,
-    content_type: str = PROTOBUF,
-    *,
-    token: str | None = TOKEN,
-    path: str = "/v1/traces",
-    encoding: str | None = None,
-) -> requests.Response:
-    headers = {"Content-Type": content_type}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    if encoding is not None:
-        headers["Content-Encoding"] = encoding
-    return requests.post(f"{url}{path}", data=body, headers=headers, timeout=10)
-
-
-def protobuf(spans: Sequence[ReadableSpan]) -> bytes:
-    return bytes(encode_spans(spans).SerializeToString())
-
-
-def otlp_json(spans: Sequence[ReadableSpan]) -> bytes:
-    """OTLP JSON as the spec writes it: protobuf's JSON mapping, ids in hex not base64."""
-    document = json_format.MessageToDict(encode_spans(spans))
-    for resource_spans in document["resourceSpans"]:
-        for scope_spans in resource_spans["scopeSpans"]:
-            for span in scope_spans["spans"]:
-                for name in ("traceId", "spanId", "parentSpanId"):
-                    if name in span:
-                        span[name] = base64.b64decode(span[name]).hex()
-    return json.dumps(document).encode()
-
-
-def answer(response: requests.Response) -> ExportTraceServiceResponse:
-    parsed = ExportTraceServiceResponse()
-    parsed.ParseFromString(response.content)
-    return parsed
-
-
-def own_spans() -> list[ReadableSpan]:
-    """Two runs of this project's contract, one current upstream run, one unrelated span."""
-    return [
-        make_span("invoke_agent Math Tutor", OWN),
-        make_span("GET /users", {"http.method": "GET"}),
-        make_span("invoke_agent Math Tutor", dict(OWN, **{"gen_ai.conversation.id": "thread_2"})),
-        make_span("openai.assistant.run", CURRENT),
-    ]
-
+from .bridge_helpers import (
+    JSON,
+    MAX_BODY,
+    MAX_DECOMPRESSED,
+    PROTOBUF,
+    TOKEN,
+    BridgeFactory,
+    answer,
+    otlp_json,
+    own_spans,
+    post,
+    protobuf,
+    running,
+    send_in_process,
+    send_otlp,
+)
+from .helpers import API_KEY, APP_KEY, CURRENT, OWN, make_span, run_polling_flow
 
 # --- the same payloads by both routes ------------------------------------------------
 
@@ -248,7 +112,7 @@ def test_json_encoding_gives_the_same_payload(
 def test_from_otlp_reads_every_value_kind_as_the_sdk_holds_it() -> None:
     attributes = {"s": "x", "b": True, "i": 7, "d": 0.5, "a": ("p", "q"), "n": (1, 2)}
     span = make_span("openai.assistant.run", attributes, error=True)
-    (record,) = assistant_runs(encode_spans([span]))
+    (record,) = selected_spans(encode_spans([span]))
     assert record == from_sdk(span)
     assert record.is_error is True
     assert record.trace_id == span.context.trace_id and record.span_id == span.context.span_id
@@ -277,10 +141,15 @@ def test_selection_on_protobuf_needs_the_run_id_for_agent_spans() -> None:
     spans = [
         make_span("invoke_agent Other", {"gen_ai.operation.name": "invoke_agent"}),
         make_span("invoke_agent Math Tutor", OWN),
+        make_span("GET /health", {"http.method": "GET"}),
         make_span("openai.chat", {"gen_ai.provider.name": "openai"}),
         make_span("openai.assistant.run", dict(CURRENT, **{"reconify.superseded": True})),
     ]
-    assert [r.name for r in assistant_runs(encode_spans(spans))] == ["invoke_agent Math Tutor"]
+    selected = [r.name for r in selected_spans(encode_spans(spans))]
+    assert selected == ["invoke_agent Math Tutor", "openai.chat"]
+    assistant_only = Selection({"assistant"})
+    chosen = [r.name for r in selected_spans(encode_spans(spans), assistant_only)]
+    assert chosen == ["invoke_agent Math Tutor"]
 
 
 # --- answers ---------------------------------------------------------------------------
@@ -340,7 +209,13 @@ def test_wrong_method_and_health(bridge: tuple[str, BridgeApp]) -> None:
     assert requests.get(f"{url}/v1/traces", timeout=5).status_code == 405
     health = requests.get(f"{url}/healthz", timeout=5)
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "http_405": 1, "in_flight": 0, "dedup_entries": 0}
+    assert health.json() == {
+        "status": "ok",
+        "http_405": 1,
+        "in_flight": 0,
+        "dedup_entries": 0,
+        "request_memory": 0,
+    }
     assert TOKEN not in health.text and APP_KEY not in health.text
 
 

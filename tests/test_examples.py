@@ -132,3 +132,57 @@ def test_async_users_and_sessions_stay_per_task() -> None:
         for n, question in questions.items()
     )
     assert seen == expected
+
+
+JOKE = "Tell me a joke about opentelemetry"
+
+
+def test_chat_completions_under_traceloop() -> None:
+    result, stdout = run_example("chat_completions.py")
+    check_one_payload_per_run(result, stdout)
+    assert result["runs"] == 2
+    assert result["kinds"] == ["openai/chat", "openai/chat"]
+    assert result["request_texts"] == [JOKE, JOKE]
+    assert result["response_texts"][0] == (
+        "Why did Opentelemetry break up with Tracing? Because it couldn't handle the baggage!"
+    )
+    assert f"assistant (streamed): {result['response_texts'][1]}\n" in stdout  # joined stream
+    assert result["sessions"] == ["jokes-42", "jokes-42"]
+    assert result["users"] == [{"userId": "jane"}, {"userId": "jane"}]
+
+
+def test_responses_api_under_openinference() -> None:
+    result, stdout = run_example("responses_api.py")
+    check_one_payload_per_run(result, stdout)
+    assert result["runs"] == 2
+    assert result["kinds"] == ["openai/chat", "openai/chat"]  # the chat shape
+    assert result["request_texts"] == [
+        "What is the capital of France?",
+        "What's the weather in London?",
+    ]
+    assert result["response_texts"] == ["The capital of France is Paris.", None]  # tool calls
+    assert result["call_ids"] == ["call_tYDv1bhtioyX33juEGDY4D6H", "call_lC079UhGnLJngBlPQO0FS6sv"]
+    assert result["sessions"] == [None, None]
+
+
+def test_anthropic_messages_under_traceloop() -> None:
+    result, stdout = run_example("anthropic_messages.py")
+    check_one_payload_per_run(result, stdout)
+    assert result["runs"] == 2
+    assert result["kinds"] == ["anthropic/chat", "anthropic/chat"]
+    assert result["request_texts"][0] == "Tell me a joke about OpenTelemetry"
+    assert result["stop_reasons"] == ["end_turn", "tool_use"]
+    assert "assistant uses get_time({'timezone': 'America/New_York'})" in stdout
+
+
+def test_handler_logs_the_clients_chat_calls_without_opentelemetry() -> None:
+    result, stdout = run_example("handler_chat.py")
+    check_one_payload_per_run(result, stdout)
+    assert result["runs"] == 3
+    assert result["tracer_provider"] == "ProxyTracerProvider"  # nothing configured
+    assert result["kinds"] == ["openai/chat"] * 3
+    assert result["request_texts"] == [JOKE, JOKE, "What is the capital of France?"]
+    assert f"assistant (streamed): {result['response_texts'][1]}\n" in stdout  # joined stream
+    assert result["sessions"] == ["jokes-7", "jokes-7", None]
+    assert result["users"] == [{"userId": "123"}] * 3
+    assert result["stats"]["accepted"] == 3

@@ -17,9 +17,8 @@ import reconify_otel
 from reconify_otel import reconify_openai_handler
 from reconify_otel.handler.openai_handler import ReconifyHandler
 
-from .conftest import API_KEY, APP_KEY
+from .helpers import API_KEY, APP_KEY, IN, OUT, QUESTION, run_dict
 
-QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
 ANSWER = "The solution to the equation \\(3x + 11 = 14\\) is \\(x = 1\\)."
 
 
@@ -90,49 +89,6 @@ def test_log_assistant_sends_the_reference_payload(
     }
 
 
-def run_dict(**overrides: Any) -> dict[str, Any]:
-    run = {
-        "id": "run_1",
-        "object": "thread.run",
-        "thread_id": "thread_1",
-        "assistant_id": "asst_1",
-        "status": "completed",
-        "model": "gpt-4o-mini",
-        "started_at": 1725321819,
-        "completed_at": 1725321821,
-        "usage": {"prompt_tokens": 557, "completion_tokens": 22, "total_tokens": 579},
-    }
-    return {**run, **overrides}
-
-
-IN = {
-    "id": "msg_in",
-    "object": "thread.message",
-    "created_at": 1725321818,
-    "role": "user",
-    "thread_id": "thread_1",
-    "run_id": None,
-    "assistant_id": None,
-    "content": [
-        {"type": "text", "text": {"value": "What are the store hours?", "annotations": []}}
-    ],
-    "attachments": [],
-    "metadata": {},
-}
-OUT = {
-    "id": "msg_out",
-    "object": "thread.message",
-    "created_at": 1725321820,
-    "role": "assistant",
-    "thread_id": "thread_1",
-    "run_id": "run_1",
-    "assistant_id": "asst_1",
-    "content": [{"type": "text", "text": {"value": "9 to 5.", "annotations": []}}],
-    "attachments": [],
-    "metadata": {},
-}
-
-
 def test_plain_dicts_and_the_seed_documents_example(
     sink: ReconifySink, handler: ReconifyHandler
 ) -> None:
@@ -196,7 +152,7 @@ def test_bad_input_is_skipped_and_counted(
     assert handler.log_assistant(run_dict(), IN, None) is False  # no answer to send
     assert handler.flush(5)
     assert sink.attempts == 0
-    assert handler.stats() == {
+    assert {k: v for k, v in handler.stats().items() if v} == {
         "skipped_bad_input": 2,
         "skipped_error_run": 1,
         "skipped_no_answer": 1,

@@ -21,7 +21,7 @@ from reconify_otel.exporter.identity_processor import IdentitySpanProcessor
 from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.identity import resolve_personal, span_attributes
 
-from .test_mapping import CURRENT, OWN
+from .helpers import CURRENT, OWN
 
 JANE = {
     "userId": "123",
@@ -80,6 +80,19 @@ def test_context_blocks_reach_the_payload(
     assert payload["session"] == "checkout-42"
     assert payload["sessionTimeout"] == 15
     assert payload["user"] == JANE
+
+
+def test_a_user_block_replaces_the_default_user_whole(
+    traced: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    """The block's user is the user: none of the process default's other fields leak in."""
+    provider, memory = traced
+    reconify_otel.set_user(JANE)
+    with reconify_otel.user({"userId": "u-7"}):
+        span = run_span(provider, memory)
+    assert payload_of(span)["user"] == {"userId": "u-7"}
+    assert A.USER_EMAIL not in (span.attributes or {})
+    assert payload_of(run_span(provider, memory))["user"] == JANE
 
 
 def test_nesting_restores_the_outer_value(
@@ -148,11 +161,10 @@ def test_precedence(traced: tuple[TracerProvider, InMemorySpanExporter]) -> None
 
 
 def test_thread_id_is_the_last_resort() -> None:
-    from .test_mapping import make_span
+    from .helpers import make_span
 
     span = make_span("invoke_agent Math Tutor", OWN)
     assert payload_of(span)["session"] == OWN[A.CONVERSATION_ID]
-    assert payload_of(span, Defaults(session="exporter"))["session"] == "exporter"
 
 
 def test_personal_fields_can_stay_off_spans(
@@ -205,7 +217,7 @@ def test_concurrent_async_runs_carry_their_own_user_and_session(sink: Any) -> No
 
     from reconify_otel import AssistantsInstrumentor, ReconifySpanExporter
 
-    from .conftest import API_KEY, APP_KEY
+    from .helpers import API_KEY, APP_KEY
 
     provider = TracerProvider()
     exporter = ReconifySpanExporter(f"{sink.url}/track", APP_KEY, API_KEY)

@@ -17,7 +17,7 @@ from reconify_otel_testing.sink import ReconifySink
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.instrumentation import AssistantsInstrumentor
 
-from .conftest import API_KEY, APP_KEY, sdk_restored
+from .helpers import API_KEY, APP_KEY, sdk_restored
 
 QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
 ANSWER = "The solution to the equation \\(3x + 11 = 14\\) is \\(x = 1\\)."

@@ -21,7 +21,7 @@ from reconify_otel.core.assistant import is_assistant_run
 from reconify_otel.instrumentation import AssistantsInstrumentor
 from reconify_otel.instrumentation.tracker import FinishedRun, Limits, RunTracker
 
-from .conftest import sdk_restored
+from .helpers import sdk_restored
 
 
 @pytest.fixture(autouse=True)
@@ -259,7 +259,9 @@ with ReconifySink() as sink, SimulatedAssistantsAPI() as api:
         )
         client.beta.threads.messages.list(thread_id=thread.id, limit=1, run_id=run.id)
     provider.shutdown()
-    kinds = sorted(p["reconify"]["type"] + ":" + str(p["response"]["run_id"]) for p in sink.payloads)
+    kinds = sorted(
+        p["reconify"]["type"] + ":" + str(p["response"]["run_id"]) for p in sink.payloads
+    )
     print(len(sink.payloads), len(set(kinds)))
 """
 

@@ -6,10 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Status, StatusCode
 
 from reconify_otel.core import attributes as A
 from reconify_otel.core.assistant import is_assistant_run
@@ -17,20 +13,7 @@ from reconify_otel.core.mapping import map_span
 from reconify_otel.core.payload import Defaults, Mapped, Payload, Skip, Skipped
 from reconify_otel.exporter.sdk_record import from_sdk
 
-START_NS = 1_774_963_843_123_456_789
-END_NS = 1_774_963_856_987_654_321
-
-
-def make_span(name: str, attributes: dict[str, Any], *, error: bool = False) -> ReadableSpan:
-    memory = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    span = provider.get_tracer("test").start_span(name, attributes=attributes, start_time=START_NS)
-    if error:
-        span.set_status(Status(StatusCode.ERROR, "boom"))
-    span.end(end_time=END_NS)
-    (finished,) = memory.get_finished_spans()
-    return finished
+from .helpers import CURRENT, OWN, USER_MESSAGE, make_span, parts
 
 
 def mapped(name: str, attributes: dict[str, Any], defaults: Defaults | None = None) -> Payload:
@@ -43,35 +26,6 @@ def mapped(name: str, attributes: dict[str, Any], defaults: Defaults | None = No
 
 def texts(message: dict[str, Any]) -> list[str]:
     return [block["text"]["value"] for block in message["content"]]
-
-
-def parts(role: str, *contents: str | None) -> dict[str, Any]:
-    return {"role": role, "parts": [{"type": "text", "content": c} for c in contents]}
-
-
-# The shape opentelemetry-instrumentation-openai 0.55-0.62 writes after
-# messages.list(order="asc") on a thread with two turns.
-CURRENT = {
-    "gen_ai.operation.name": "chat",
-    "gen_ai.provider.name": "openai",
-    "gen_ai.request.model": "gpt-4o-mini",
-    "gen_ai.response.model": "gpt-4o-mini",
-    "gen_ai.input.messages": json.dumps(
-        [
-            parts("system", "You are a personal math tutor."),
-            parts("system", None),
-            parts("user", "first question"),
-            parts("user", "I need to solve the equation `3x + 11 = 14`. Can you help me?"),
-        ]
-    ),
-    "gen_ai.output.messages": json.dumps(
-        [parts("assistant", "first answer"), parts("assistant", "x = 1")]
-    ),
-    "gen_ai.response.0.id": "msg_first",
-    "gen_ai.response.1.id": "msg_HK3aVWLIOnojFNHPtnCPaIRI",
-    "gen_ai.usage.input_tokens": 381,
-    "gen_ai.usage.output_tokens": 88,
-}
 
 
 def test_current_upstream_run_takes_last_user_and_last_answer() -> None:
@@ -179,53 +133,6 @@ def test_content_as_events_still_sends_ids_and_usage() -> None:
     assert payload["response"]["usage"]["total_tokens"] == 3
 
 
-USER_MESSAGE = {
-    "id": "msg_KXmJuJ3n0yNzkof0jQk2iWEj",
-    "object": "thread.message",
-    "created_at": 1774963843,
-    "assistant_id": None,
-    "thread_id": "thread_erGl66dVoAO1EY2Mp3lvn9JB",
-    "run_id": None,
-    "role": "user",
-    "content": [{"type": "text", "text": {"value": "hello", "annotations": []}}],
-    "attachments": [],
-    "metadata": {},
-}
-
-
-def answer(message_id: str, text: str, created_at: int) -> dict[str, Any]:
-    return {
-        "id": message_id,
-        "object": "thread.message",
-        "created_at": created_at,
-        "assistant_id": "asst_Leo2sRC1zfL8826tvsgfhKJ4",
-        "thread_id": "thread_erGl66dVoAO1EY2Mp3lvn9JB",
-        "run_id": "run_31fgVjfVXHHOJZbQnBWJXhlN",
-        "role": "assistant",
-        "content": [{"type": "text", "text": {"value": text, "annotations": []}}],
-        "attachments": [],
-        "metadata": {},
-    }
-
-
-OWN = {
-    A.OPERATION_NAME: "invoke_agent",
-    A.PROVIDER_NAME: "openai",
-    A.CONVERSATION_ID: "thread_erGl66dVoAO1EY2Mp3lvn9JB",
-    A.AGENT_ID: "asst_Leo2sRC1zfL8826tvsgfhKJ4",
-    A.RUN_ID: "run_31fgVjfVXHHOJZbQnBWJXhlN",
-    A.RUN_STATUS: "completed",
-    A.REQUEST_MODEL: "gpt-4o-mini",
-    A.REQUEST_MESSAGE: json.dumps(USER_MESSAGE),
-    A.RESPONSE_MESSAGES: json.dumps(
-        [answer("msg_1", "first", 1774963855), answer("msg_2", "second", 1774963856)]
-    ),
-    A.USAGE_INPUT_TOKENS: 381,
-    A.USAGE_OUTPUT_TOKENS: 88,
-    A.USAGE_TOTAL_TOKENS: 469,
-}
-
-
 def test_own_contract_rebuilds_the_messages_exactly() -> None:
     payload = mapped("invoke_agent Math Tutor", OWN)
     assert payload["session"] == "thread_erGl66dVoAO1EY2Mp3lvn9JB"
@@ -240,15 +147,11 @@ def test_own_contract_rebuilds_the_messages_exactly() -> None:
     assert response["usage"] == {"prompt_tokens": 381, "completion_tokens": 88, "total_tokens": 469}
 
 
-def test_defaults_override_the_thread_session() -> None:
-    payload = mapped(
-        "invoke_agent Math Tutor",
-        OWN,
-        Defaults(session="MySessionId", session_timeout=15, user={"userId": "123"}),
-    )
-    assert payload["session"] == "MySessionId"
+def test_defaults_give_the_session_timeout_and_the_thread_stays_the_session() -> None:
+    payload = mapped("invoke_agent Math Tutor", OWN, Defaults(session_timeout=15))
+    assert payload["session"] == "thread_erGl66dVoAO1EY2Mp3lvn9JB"
     assert payload["sessionTimeout"] == 15
-    assert payload["user"] == {"userId": "123"}
+    assert payload["user"] == {}
 
 
 def test_error_runs_are_skipped() -> None:

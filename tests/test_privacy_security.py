@@ -16,8 +16,7 @@ from reconify_otel import ReconifySpanExporter, reconify_openai_handler
 from reconify_otel.core.privacy import mask_text
 from reconify_otel.core.size_caps import TRUNCATION_MARKER
 
-from .conftest import API_KEY, APP_KEY
-from .test_mapping import OWN, make_span
+from .helpers import API_KEY, APP_KEY, OWN, make_span
 
 OPENAI_KEY = "sk-test-openai-key-77aa"
 
@@ -74,7 +73,7 @@ def test_redact_hook_runs_before_sending_and_its_failure_drops_the_payload(
     exporter = exporter_for(sink, redact=broken)
     exporter.export([own_span_with("hello")])
     assert len(sink.payloads) == 1  # never sent unredacted
-    assert exporter.stats() == {"skipped_redact_failed": 1}
+    assert {k: v for k, v in exporter.stats().items() if v} == {"skipped_redact_failed": 1}
 
 
 def test_redact_runs_before_spooling(sink: ReconifySink, private_spool: Path) -> None:
@@ -132,9 +131,9 @@ def test_ca_bundle_is_used_and_verification_stays_on(
     exporter = ReconifySpanExporter(
         "https://track.reconify.com/track", APP_KEY, API_KEY, ca_bundle=str(bundle)
     )
-    assert exporter._sender._transport._session.verify == str(bundle)
+    assert exporter._sender._sender._transport._session.verify == str(bundle)
     default = ReconifySpanExporter("https://track.reconify.com/track", APP_KEY, API_KEY)
-    assert default._sender._transport._session.verify is True
+    assert default._sender._sender._transport._session.verify is True
     with pytest.raises(ValueError, match="not a file"):
         ReconifySpanExporter(
             "https://track.reconify.com/track", APP_KEY, API_KEY, ca_bundle=str(tmp_path / "no")
@@ -145,7 +144,7 @@ def test_ca_bundle_is_used_and_verification_stays_on(
 
 
 def test_unknown_options_are_refused() -> None:
-    with pytest.raises(TypeError, match="unknown option"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'timout'"):
         ReconifySpanExporter("https://x.example/track", APP_KEY, API_KEY, timout=3)
 
 
@@ -168,7 +167,7 @@ def test_counters_reach_the_metrics_api(sink: ReconifySink) -> None:
                         if point.attributes.get("component") == "exporter":
                             points[str(point.attributes["event"])] = int(point.value)
     assert points == {"accepted": 2, "rejected": 1, "retries": 1}
-    assert exporter.stats() == points
+    assert {k: v for k, v in exporter.stats().items() if v} == points
 
 
 def test_no_key_in_logs_errors_reprs_or_spool(

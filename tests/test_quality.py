@@ -26,15 +26,6 @@ def test_mypy_is_clean() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_readme_configuration_table_lists_every_option() -> None:
-    from reconify_otel.settings import OPTIONS
-
-    readme = (ROOT / "README.md").read_text()
-    for option in OPTIONS:
-        assert f"| `{option.name}` | `{option.env}` |" in readme, option.name
-    assert "| `redact` | (argument only) |" in readme
-
-
 def test_readme_commands_are_the_ones_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()

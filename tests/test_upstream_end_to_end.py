@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from openai import OpenAI
@@ -18,10 +17,9 @@ from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 
-from .conftest import API_KEY, APP_KEY
+from .helpers import API_KEY, APP_KEY, QUESTION, run_polling_flow
 
 THREAD = "thread_erGl66dVoAO1EY2Mp3lvn9JB"
-QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
 ANSWER = "The solution to the equation \\(3x + 11 = 14\\) is \\(x = 1\\)."
 
 
@@ -40,24 +38,6 @@ def pipeline(sink: ReconifySink) -> Iterator[tuple[TracerProvider, InMemorySpanE
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
-
-
-def run_polling_flow(client: OpenAI) -> Any:
-    assistant = client.beta.assistants.create(
-        name="Math Tutor",
-        instructions="You are a personal math tutor. Write and run code to answer math questions.",
-        tools=[{"type": "code_interpreter"}],
-        model="gpt-4o-mini",
-    )
-    thread = client.beta.threads.create()
-    client.beta.threads.messages.create(thread_id=thread.id, role="user", content=QUESTION)
-    run = client.beta.threads.runs.create_and_poll(
-        thread_id=thread.id,
-        assistant_id=assistant.id,
-        instructions="Please address the user as Jane Doe. The user has a premium account.",
-        poll_interval_ms=1,
-    )
-    return client.beta.threads.messages.list(thread_id=thread.id, order="asc"), run
 
 
 def test_polling_recording_gives_exactly_one_payload(

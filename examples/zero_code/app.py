@@ -4,7 +4,8 @@ Plain ``openai`` usage (Reconify's non-streaming flow). The ``openai`` SDK reads
 ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` from the environment; ``OPENAI_ASSISTANT_ID`` is
 optional (else an assistant is created). Traced and sent to Reconify from outside:
 
-    OTEL_TRACES_EXPORTER=otlp,reconify opentelemetry-instrument python examples/zero_code/app.py
+    OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_TRACES_EXPORTER=otlp,reconify \\
+      opentelemetry-instrument python examples/zero_code/app.py
 
 Offline, with no keys: ``python examples/zero_code/run_offline.py`` (see README.md here).
 """

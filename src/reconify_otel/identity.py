@@ -156,13 +156,21 @@ def stamp(span: Any) -> None:
     """Record the current user and session on a recording span (SDK span API)."""
     explicit, fallback = span_attributes()
     present = getattr(span, "attributes", None) or {}
-    span.set_attributes({**_unclaimed(fallback, present), **explicit})
+    span.set_attributes({**_unclaimed(fallback, _claimed(present, explicit)), **explicit})
 
 
 def with_identity(attrs: Mapping[str, Any], captured: Captured) -> dict[str, Any]:
     """``attrs`` plus a user and session captured earlier (``span_attributes()``)."""
     explicit, fallback = captured
-    return {**_unclaimed(fallback, attrs), **attrs, **explicit}
+    return {**_unclaimed(fallback, _claimed(attrs, explicit)), **attrs, **explicit}
+
+
+def _claimed(present: Mapping[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
+    """What answers for the span already: its own attributes and a block's user (a block's
+    user is not topped up with the default user's other fields; a block's session without a
+    timeout still takes the default timeout)."""
+    block_user = {k: v for k, v in explicit.items() if k not in _SESSION_GROUP}
+    return {**present, **block_user}
 
 
 def _unclaimed(fallback: dict[str, Any], present: Mapping[str, Any]) -> dict[str, Any]:

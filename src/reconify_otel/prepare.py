@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconify_otel.core import privacy, size_caps
+from reconify_otel.core.dedup import RecentCalls
 from reconify_otel.core.encoding import encode, masked
-from reconify_otel.core.mapping import map_span
+from reconify_otel.core.mapping import Selection, map_span
 from reconify_otel.core.payload import Defaults, Mapped, Payload, Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.identity import resolve_personal
@@ -48,6 +49,9 @@ class Preparer:
             session_timeout=settings.session_timeout, resolve_personal=resolve_personal
         )
         self._log = RateLimitedLog(logger)
+        # Which spans are interactions (``interactions``), tested on every span.
+        self.selects = Selection(settings.interactions)
+        self._recent_calls = RecentCalls()
 
     def prepare(self, record: SpanRecord) -> Prepared | Skipped:
         """The request body for one run, or why there is none (counted). Never raises:
@@ -62,7 +66,13 @@ class Preparer:
             return Skipped(Skip.UNMAPPABLE, type(error).__name__)
 
     def _prepare(self, record: SpanRecord) -> Prepared | Skipped:
-        mapped = map_span(record, self._defaults)
+        mapped = map_span(record, self._defaults, self._settings.capture_content)
+        if (
+            isinstance(mapped, Mapped)
+            and mapped.call_key is not None
+            and not self._recent_calls.first_time(mapped.call_key)
+        ):
+            mapped = Skipped(Skip.DUPLICATE, "this call was already sent")
         if isinstance(mapped, Mapped):
             if mapped.bad_attributes:
                 self._counters.add("bad_attributes", len(mapped.bad_attributes))
@@ -77,7 +87,7 @@ class Preparer:
             result = mapped
         if isinstance(result, Skipped):
             self._counters.add(f"skipped_{result.reason.value}")
-            logger.debug("run not sent (%s): %s", result.reason.value, result.detail)
+            logger.debug("span not sent (%s): %s", result.reason.value, result.detail)
         return result
 
     def shape(self, payload: Payload) -> Payload | Skipped:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
+
+from reconify_otel.core.payload import INTERACTION_KINDS
+
+if TYPE_CHECKING:
+    from reconify_otel.delivery.transport import HttpTransport
 
 DEFAULT_ENDPOINT: Final = "https://track.reconify.com/track"
 ENV_APP_KEY: Final = "RECONIFY_APP_KEY"
@@ -57,6 +63,7 @@ class Settings:
     api_key: Secret
     endpoint: str = DEFAULT_ENDPOINT
     timeout: float = 10.0
+    export_timeout: float = 3.0
     concurrency: int = 16
     compression: str = "none"
     session_timeout: int | None = None
@@ -71,9 +78,11 @@ class Settings:
     spool_dir: str | None = None
     spool_max_bytes: int = 50 * MIB
     spool_retention_hours: float = 48.0
-    spool_retry_seconds: float = 30.0
+    spool_retry_seconds: float = 4.0
     max_queue: int = 2048
+    interactions: frozenset[str] = INTERACTION_KINDS
     redact: Redact | None = field(default=None, compare=False)
+    transport: HttpTransport | None = field(default=None, compare=False)  # argument only
     user_agent: str = field(default="", compare=False)
 
     @property
@@ -89,10 +98,20 @@ def number(value: Any, env: str, default: Any, kind: type, name: str, minimum: f
     try:
         parsed = kind(raw)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} (or {env}) must be a number, got {raw!r}") from None
+        raise ValueError(f"{name} (or {env}) must be a number, got {described(raw)}") from None
+    if not math.isfinite(parsed):
+        raise ValueError(f"{name} (or {env}) must be a finite number")
     if parsed < minimum:
-        raise ValueError(f"{name} (or {env}) must be at least {minimum}, got {raw!r}")
+        raise ValueError(f"{name} (or {env}) must be at least {minimum}, got a smaller number")
     return parsed
+
+
+def described(raw: Any) -> str:
+    """What a bad value was, never the value: a key passed to the wrong option must not
+    reach an exception message, and from there a log."""
+    if isinstance(raw, str):
+        return f"a string of {len(raw)} characters"
+    return f"a value of type {type(raw).__name__}"
 
 
 def pick(value: Any, env: str) -> Any:
@@ -112,7 +131,9 @@ def _flag(value: Any, env: str, default: bool, name: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise ValueError(f"{name} ({env}) must be 1/0, true/false, yes/no or on/off, got {raw!r}")
+    raise ValueError(
+        f"{name} (or {env}) must be 1/0, true/false, yes/no or on/off, got {described(raw)}"
+    )
 
 
 def env_flag(env: str, default: bool) -> bool:
@@ -133,10 +154,23 @@ def _text(value: Any, env: str, default: Any, name: str) -> Any:
 
 
 def _compression(value: Any, env: str, default: Any, name: str) -> str:
-    lowered = str(_text(value, env, default, name)).strip().lower()
+    raw = _text(value, env, default, name)
+    lowered = str(raw).strip().lower()
     if lowered not in ("none", "gzip"):
-        raise ValueError(f"{name} (or {env}) must be 'none' or 'gzip', got {lowered!r}")
+        raise ValueError(f"{name} (or {env}) must be 'none' or 'gzip', got {described(raw)}")
     return lowered
+
+
+def _endpoint(value: Any, env: str, default: Any, name: str) -> Any:
+    """Unset means Reconify's endpoint; set but empty is a mistake, not a wish for production."""
+    raw = pick(value, env)
+    if raw is None:
+        return default
+    if not str(raw).strip():
+        raise ValueError(
+            f"{name} (or {env}) is empty; leave it unset to send to Reconify's endpoint"
+        )
+    return str(raw).strip()
 
 
 def _num(kind: type, minimum: float) -> Callable[[Any, str, Any, str], Any]:
@@ -144,6 +178,28 @@ def _num(kind: type, minimum: float) -> Callable[[Any, str, Any, str], Any]:
         return number(value, env, default, kind, name, minimum)
 
     return parse
+
+
+def _interactions(value: Any, env: str, default: Any, name: str) -> frozenset[str]:
+    """A comma-separated list (or an iterable) of interaction kinds; ``all`` for every one."""
+    raw = pick(value, env)
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "all")):
+        return frozenset(default)
+    if isinstance(raw, str):
+        raw = raw.split(",")
+    try:
+        kinds = frozenset(str(kind).strip().lower() for kind in raw if str(kind).strip())
+    except TypeError:
+        raise ValueError(f"{name} (or {env}) must be a comma-separated list of kinds") from None
+    unknown = kinds - INTERACTION_KINDS
+    if unknown or not kinds:
+        raise ValueError(
+            f"{name} (or {env}) takes 'all' or kinds from {sorted(INTERACTION_KINDS)}; "
+            f"{len(unknown)} unknown"
+            if unknown
+            else f"{name} (or {env}) names no kind"
+        )
+    return kinds
 
 
 @dataclass(frozen=True)
@@ -156,7 +212,7 @@ class Option:
 
 # Every option but the keys (validated apart) and ``redact`` (a function: argument only).
 OPTIONS: Final = (
-    Option("endpoint", "RECONIFY_ENDPOINT", _text, "Reconify's REST endpoint"),
+    Option("endpoint", "RECONIFY_ENDPOINT", _endpoint, "Reconify's REST endpoint"),
     Option("timeout", "RECONIFY_TIMEOUT", _num(float, 0.001), "seconds for all attempts of one payload"),
     Option("concurrency", "RECONIFY_CONCURRENCY", _num(int, 1), "most payloads sent at once (fewer while the endpoint answers fast)"),
     Option("compression", "RECONIFY_COMPRESSION", _compression, "`none` or `gzip`"),
@@ -172,10 +228,20 @@ OPTIONS: Final = (
     Option("spool_dir", "RECONIFY_SPOOL_DIR", _text, "spool directory (default `~/.cache/reconify-otel/spool`)"),
     Option("spool_max_bytes", "RECONIFY_SPOOL_MAX_BYTES", _num(int, 1024), "spool size cap; the oldest go first"),
     Option("spool_retention_hours", "RECONIFY_SPOOL_RETENTION_HOURS", _num(float, 0.001), "spooled payloads older than this are dropped"),
+    Option("interactions", "RECONIFY_INTERACTIONS", _interactions, "what is sent: `all`, or a comma-separated list of `assistant`, `chat`, `completion`, `responses`, `anthropic`"),
     Option("max_queue", "RECONIFY_MAX_QUEUE", _num(int, 1), "handler API: payloads waiting to be sent; beyond it the oldest is dropped"),
-    Option("spool_retry_seconds", "RECONIFY_SPOOL_RETRY_SECONDS", _num(float, 0.01), "how often the spool is retried while Reconify is down"),
+    Option("spool_retry_seconds", "RECONIFY_SPOOL_RETRY_SECONDS", _num(float, 0.01), "longest pause between probes of a down endpoint (a shorter `Retry-After` wins)"),
+    Option("export_timeout", "RECONIFY_EXPORT_TIMEOUT", _num(float, 0.001), "longest one `export()` (or one handler batch) waits on the network; the rest is spooled"),
 )  # fmt: skip
-OPTION_NAMES: Final = frozenset(o.name for o in OPTIONS) | {"redact"}
+OPTION_NAMES: Final = frozenset(o.name for o in OPTIONS) | {"redact", "transport"}
+numeric = _num  # for other option tables (the bridge's)
+
+
+def read_options(
+    table: tuple[Option, ...], given: dict[str, Any], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    """Every option of ``table``: its argument, else its variable, else its default."""
+    return {o.name: o.parse(given.get(o.name), o.env, defaults[o.name], o.name) for o in table}
 
 
 def resolve(*, app_key: str | None = None, api_key: str | None = None, **options: Any) -> Settings:
@@ -189,7 +255,7 @@ def resolve(*, app_key: str | None = None, api_key: str | None = None, **options
     missing = [
         f"{arg} (or the {env} environment variable)"
         for arg, env, value in (("app_key", ENV_APP_KEY, app), ("api_key", ENV_API_KEY, api))
-        if not value
+        if value is None or not str(value).strip()
     ]
     if missing:
         raise ValueError(
@@ -198,9 +264,7 @@ def resolve(*, app_key: str | None = None, api_key: str | None = None, **options
             + ". Both come from the application's page in the Reconify console."
         )
     defaults = {f.name: f.default for f in fields(Settings)}
-    values = {
-        o.name: o.parse(options.get(o.name), o.env, defaults[o.name], o.name) for o in OPTIONS
-    }
+    values = read_options(OPTIONS, options, defaults)
     redact = options.get("redact")
     if redact is not None and not callable(redact):
         raise TypeError("redact must be a function taking and returning a payload dict")
@@ -208,27 +272,64 @@ def resolve(*, app_key: str | None = None, api_key: str | None = None, **options
         app_key=Secret(str(app)),
         api_key=Secret(str(api)),
         redact=redact,
+        transport=options.get("transport"),
         user_agent=f"reconify-otel/{__version__}",
         **values,
     )
     _check_endpoint(settings)
     if settings.ca_bundle is not None and not os.path.isfile(settings.ca_bundle):
-        raise ValueError(f"ca_bundle (or RECONIFY_CA_BUNDLE) is not a file: {settings.ca_bundle!r}")
+        raise ValueError(
+            "ca_bundle (or RECONIFY_CA_BUNDLE) is not a file: expected the path of a CA "
+            f"bundle, got {described(settings.ca_bundle)}"
+        )
     return settings
 
 
 def _check_endpoint(settings: Settings) -> None:
-    """Keys travel in the body: plain HTTP only to this machine, or when asked for."""
-    # The value is not echoed: a key passed in the wrong place must not reach a log.
-    parts = urlsplit(settings.endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("endpoint (or RECONIFY_ENDPOINT) must be an http:// or https:// URL")
-    if parts.scheme == "http" and not settings.allow_insecure and not is_loopback(parts.hostname):
+    """Keys travel in the body: plain HTTP only to this machine, or when asked for.
+
+    The host checked is the one urllib3 (under ``requests``) connects to, and another URL
+    parser must see the same one: ``http://evil.invalid\\@127.0.0.1/`` reads as loopback to
+    ``urlsplit`` but goes to ``evil.invalid``. The value is never echoed: a key passed in the
+    wrong place must not reach a log.
+    """
+    from urllib3.util import parse_url
+
+    malformed = ValueError(
+        "endpoint (or RECONIFY_ENDPOINT) must be an http:// or https:// URL with a host "
+        "and, if it names a port, a port from 1 to 65535"
+    )
+    try:
+        used = parse_url(settings.endpoint)  # LocationParseError is a ValueError
+        seen = urlsplit(settings.endpoint)
+        seen_port = seen.port
+    except ValueError:
+        raise malformed from None
+    host = (used.host or "").strip("[]").lower()
+    # requests drops ":0" and would quietly use the scheme's default port.
+    if used.scheme not in ("http", "https") or not host or used.port == 0:
+        raise malformed
+    if _ascii_host(seen.hostname or "") != host or seen_port != used.port:
         raise ValueError(
-            f"endpoint host {parts.hostname!r} is reached over plain http; the Reconify keys "
+            "endpoint (or RECONIFY_ENDPOINT) is ambiguous: URL parsers disagree on its host "
+            "or port (a backslash or an '@' in the address?); write the plain URL"
+        )
+    if used.scheme == "http" and not settings.allow_insecure and not is_loopback(host):
+        raise ValueError(
+            f"endpoint host {host!r} is reached over plain http; the Reconify keys "
             "would travel in clear. Use https, or set allow_insecure "
             "(RECONIFY_ALLOW_INSECURE=1) deliberately."
         )
+
+
+def _ascii_host(hostname: str) -> str:
+    """``urlsplit``'s host in the ASCII form urllib3 gives (IDNA for non-ASCII names)."""
+    if hostname.isascii():
+        return hostname
+    try:
+        return hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        return hostname
 
 
 def is_loopback(host: str) -> bool:

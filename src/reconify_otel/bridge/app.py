@@ -4,9 +4,10 @@ Plain ASGI rather than Starlette: two routes do not need a framework, the body i
 read chunk by chunk so the size cap holds before a byte more is buffered, and the
 only dependency left is the server (uvicorn).
 
-Order of checks, cheapest first and none of them reading the body: path (404),
-method (405), token (401), content type and encoding (415), load (429); then the
-body (413), and in a worker thread decoding (400, 413) and forwarding (200, 503).
+Order of checks, cheapest first and none of them reading the body: without a token
+the Host header (403), path (404), method (405), token (401), content type and
+encoding (415); then the body (413, 408; 429 past the memory budget), load (429),
+and in a worker thread decoding (400, 413) and forwarding (200, 503).
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from reconify_otel.bridge import wire
-from reconify_otel.bridge.config import BridgeConfig
+from reconify_otel.bridge.budget import Charge, MemoryBudget, OverBudget
+from reconify_otel.bridge.config import MAX_RETRY_AFTER, BridgeConfig, loopback_host_header
 from reconify_otel.bridge.forward import DedupWindow, Forwarder
-from reconify_otel.delivery.transport import Transport
+from reconify_otel.delivery.fanout import FanOut
+from reconify_otel.delivery.retry import RetryingSender
 from reconify_otel.runtime.counters import Counters
 from reconify_otel.settings import Settings
 
@@ -49,7 +54,7 @@ class _Answer(Exception):
 
 
 class BridgeApp:
-    """OTLP/HTTP traces in, Reconify interactions out. Owns its ``Transport``, closed
+    """OTLP/HTTP traces in, Reconify interactions out. Owns its ``RetryingSender``, closed
     at ASGI lifespan shutdown, after the server has drained in-flight requests."""
 
     def __init__(self, settings: Settings, config: BridgeConfig) -> None:
@@ -57,19 +62,28 @@ class BridgeApp:
         self.config = config
         self.counters = Counters("bridge")
         self.window = DedupWindow(config.dedup_window)
-        self._transport = Transport(settings)
+        # With the bridge's counters, so that retries show in /healthz.
+        self._transport = RetryingSender(settings, self.counters)
+        self._fanout = FanOut(settings.concurrency)
         self._forwarder = Forwarder(
-            settings, self._transport, self.window, self.counters, config.retry_after
+            settings, self._transport, self._fanout, self.window, self.counters, config.retry_after
         )
+        self.budget = MemoryBudget(config.max_request_memory)
         self._token = config.token.reveal().encode() if config.token is not None else None
         # One thread per admitted request: decoding and sending never block the loop.
         self._workers = ThreadPoolExecutor(config.max_in_flight, "reconify-bridge")
+        # Decoding holds the GIL, so one thread loses nothing; and one thread is one malloc
+        # arena: what a large body freed is reused by the next, not kept per thread
+        # (8 worker threads each kept a parsed body's worth, +100 MiB beyond the budget).
+        self._decoder = ThreadPoolExecutor(1, "reconify-bridge-decode")
         self._in_flight = 0
 
     def close(self) -> None:
         """Stop sending (a pending retry ends at once) and release threads. Idempotent."""
         self._transport.close()
+        self._fanout.close()
         self._workers.shutdown(wait=False, cancel_futures=True)
+        self._decoder.shutdown(wait=False, cancel_futures=True)
 
     @property
     def closed(self) -> bool:
@@ -94,23 +108,32 @@ class BridgeApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         content_type = wire.media_type(headers.get("content-type", ""))
+        charge = self.budget.charge()
         try:
+            if self._token is None and not loopback_host_header(headers.get("host")):
+                raise _Answer(403, "without a token the bridge answers only Host: localhost")
             if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
-                body = json.dumps({"status": "ok", **self.stats()}).encode()
-                await _respond(send, 200, body, wire.JSON)
+                health = json.dumps({"status": "ok", **self.stats()}).encode()
+                await _respond(send, 200, health, wire.JSON)
                 return
             self._check_request(scope, headers, content_type)
             # A slot is taken only once the body is in, and reading it has a deadline:
             # clients that stall mid-upload cannot starve the ones that send.
-            body = await self._read_body_in_time(headers, receive)
+            body = await self._read_body_in_time(headers, receive, charge)
             if self._in_flight >= self.config.max_in_flight:
                 self.counters.add("overloaded")
                 raise _Answer(429, "bridge busy, retry later", retry_after=1.0)
             self._in_flight += 1
             try:
-                answer = await asyncio.get_running_loop().run_in_executor(
-                    self._workers, self._handle, body, content_type, headers
+                loop = asyncio.get_running_loop()
+                request = await loop.run_in_executor(
+                    self._decoder, self._decode, body, content_type, headers, charge
                 )
+                del body
+                answer = await loop.run_in_executor(
+                    self._workers, self._forward, request, content_type
+                )
+                del request
             finally:
                 self._in_flight -= 1
         except _Answer as early:
@@ -120,13 +143,17 @@ class BridgeApp:
             return
         except _Disconnected:
             return
+        finally:
+            charge.release()
         self.counters.add("http_200")
         await _respond(send, 200, answer, wire.answer_type(content_type))
 
-    async def _read_body_in_time(self, headers: dict[str, str], receive: Receive) -> bytes:
+    async def _read_body_in_time(
+        self, headers: dict[str, str], receive: Receive, charge: Charge
+    ) -> bytearray:
         try:
             return await asyncio.wait_for(
-                self._read_body(headers, receive), self.config.body_timeout
+                self._read_body(headers, receive, charge), self.config.body_timeout
             )
         except asyncio.TimeoutError:
             self.counters.add("body_timeouts")
@@ -144,7 +171,9 @@ class BridgeApp:
         if headers.get("content-encoding", "").strip().lower() not in wire.ENCODINGS:
             raise _Answer(415, "Content-Encoding must be gzip, deflate or none")
 
-    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
+    async def _read_body(
+        self, headers: dict[str, str], receive: Receive, charge: Charge
+    ) -> bytearray:
         limit = self.config.max_body_bytes
         over = _Answer(413, f"body over {limit} bytes")
         declared = headers.get("content-length", "")
@@ -155,21 +184,44 @@ class BridgeApp:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise _Disconnected
-            body += message.get("body", b"")
-            if len(body) > limit:
+            chunk = message.get("body", b"")
+            if len(body) + len(chunk) > limit:
                 raise over
+            self._take(charge, len(chunk))
+            body += chunk
             if not message.get("more_body", False):
-                return bytes(body)
+                return body
 
-    def _handle(self, body: bytes, content_type: str, headers: dict[str, str]) -> bytes:
-        """In a worker thread: decode and forward; the 200 answer's body, else ``_Answer``."""
+    def _take(self, charge: Charge, size: int) -> None:
+        try:
+            charge.take(size)
+        except OverBudget as over:
+            self.counters.add("over_memory")
+            if over.alone:
+                raise _Answer(413, "request over RECONIFY_BRIDGE_MAX_REQUEST_MEMORY") from None
+            raise _Answer(429, "bridge busy, retry later", retry_after=1.0) from None
+
+    def _decode(
+        self, body: bytearray, content_type: str, headers: dict[str, str], charge: Charge
+    ) -> ExportTraceServiceRequest:
+        """In the decoding thread: the request, else ``_Answer`` (400, 413, 429)."""
         encoding = headers.get("content-encoding", "").strip().lower()
         try:
-            request = wire.decode(body, content_type, encoding, self.config.max_decompressed_bytes)
+            request = wire.decode(
+                body,
+                content_type,
+                encoding,
+                self.config.max_decompressed_bytes,
+                lambda size: self._take(charge, size),
+            )
         except wire.TooLarge as error:
             raise _Answer(413, str(error)) from None
         except wire.BadRequest as error:
             raise _Answer(400, str(error)) from None
+        return request
+
+    def _forward(self, request: ExportTraceServiceRequest, content_type: str) -> bytes:
+        """In a worker thread: send what the batch holds; the 200 answer, else 503."""
         verdict = self._forwarder.forward(request)
         if verdict.retry_after is not None:
             # 503, never 500: the Collector retries 503 and drops the batch on 500.
@@ -179,7 +231,12 @@ class BridgeApp:
     def stats(self) -> dict[str, int]:
         """Counters for /healthz: requests by status, spans by outcome; never a key."""
         counts = self.counters.snapshot()
-        return {**counts, "in_flight": self._in_flight, "dedup_entries": len(self.window)}
+        return {
+            **counts,
+            "in_flight": self._in_flight,
+            "dedup_entries": len(self.window),
+            "request_memory": self.budget.used,
+        }
 
 
 class _Disconnected(Exception):
@@ -200,6 +257,8 @@ async def _respond(
         (b"content-length", str(len(body)).encode()),
     ]
     if retry_after is not None:
-        headers.append((b"retry-after", str(max(1, math.ceil(retry_after))).encode()))
+        # Capped: Reconify's "come back tomorrow" must not park the Collector's queue.
+        seconds = max(1, math.ceil(min(retry_after, MAX_RETRY_AFTER)))
+        headers.append((b"retry-after", str(seconds).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

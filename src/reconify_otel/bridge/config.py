@@ -1,81 +1,78 @@
 """Bridge limits and token: explicit argument, then ``RECONIFY_BRIDGE_*`` variable, then default.
 
-The same precedence as the Reconify settings (``settings.resolve``), so a container
-is configured by environment alone and a bad value fails at start, not per request.
+The same policy and machinery as the Reconify settings (``settings.read_options``), so a
+container is configured by environment alone and a bad value fails at start, not per
+request. ``BRIDGE_OPTIONS`` lists every limit once; docs/collector.md's table is checked
+against it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, fields
+from typing import Any, Final
 
-from reconify_otel.settings import Secret, is_loopback, number, pick
+from reconify_otel.settings import Option, Secret, is_loopback, numeric, pick, read_options
 
 ENV_TOKEN: Final = "RECONIFY_BRIDGE_TOKEN"
-ENV_MAX_BODY_BYTES: Final = "RECONIFY_BRIDGE_MAX_BODY_BYTES"
-ENV_MAX_DECOMPRESSED_BYTES: Final = "RECONIFY_BRIDGE_MAX_DECOMPRESSED_BYTES"
-ENV_MAX_IN_FLIGHT: Final = "RECONIFY_BRIDGE_MAX_IN_FLIGHT"
-ENV_DEDUP_WINDOW: Final = "RECONIFY_BRIDGE_DEDUP_WINDOW"
-ENV_RETRY_AFTER: Final = "RECONIFY_BRIDGE_RETRY_AFTER"
-ENV_BODY_TIMEOUT: Final = "RECONIFY_BRIDGE_BODY_TIMEOUT"
-
 MIB: Final = 1024 * 1024
+# The most the bridge asks a client to wait, whatever Reconify asked of it: a Collector
+# told to wait a day would hold (or drop) its queue for a day.
+MAX_RETRY_AFTER: Final = 60.0
 
 
 @dataclass(frozen=True)
 class BridgeConfig:
     token: Secret | None = None
-    # The Collector's batch/reconify (512 spans) stays far below these; 64 MiB is the
-    # OTLP client's own ceiling for what it may send.
-    max_body_bytes: int = 16 * MIB
-    max_decompressed_bytes: int = 64 * MIB
+    # The shipped Collector's batches (512 spans at most) stay far below these.
+    max_body_bytes: int = 8 * MIB
+    max_decompressed_bytes: int = 32 * MIB
     # Requests decoded and sent at once; beyond this the bridge answers 429.
     max_in_flight: int = 8
+    # Request data held at once, counted as ``budget.cost`` estimates it; beyond: 429.
+    max_request_memory: int = 512 * MIB
     # (trace_id, span_id) pairs remembered to absorb the Collector's whole-batch retries.
     dedup_window: int = 100_000
     # Retry-After (seconds) when Reconify gave none.
     retry_after: float = 5.0
     # Seconds a client may take to upload one body (a stalled upload answers 408).
     body_timeout: float = 30.0
+    # Seconds from connecting (or from the first byte of the next request) to a full head.
+    header_timeout: float = 10.0
+    # Seconds an idle keep-alive connection stays open between requests.
+    idle_timeout: float = 30.0
+    # Connections open at once, lowered to fit the open-file limit (ulimit -n).
+    max_connections: int = 512
 
 
-def resolve_config(
-    *,
-    token: str | None = None,
-    max_body_bytes: int | None = None,
-    max_decompressed_bytes: int | None = None,
-    max_in_flight: int | None = None,
-    dedup_window: int | None = None,
-    retry_after: float | None = None,
-    body_timeout: float | None = None,
-) -> BridgeConfig:
+def _option(name: str, kind: type, minimum: float, meaning: str) -> Option:
+    return Option(name, f"RECONIFY_BRIDGE_{name.upper()}", numeric(kind, minimum), meaning)
+
+
+BRIDGE_OPTIONS: Final = (
+    _option("max_body_bytes", int, 1, "largest body as sent (compressed); larger: 413"),
+    _option("max_decompressed_bytes", int, 1, "largest body after gzip/deflate; larger: 413"),
+    _option("max_in_flight", int, 1, "requests decoded and sent at once; beyond: 429"),
+    _option("max_request_memory", int, 1, "request data held at once; beyond: 429"),
+    _option("dedup_window", int, 0, "spans remembered to drop retried duplicates; 0: off"),
+    _option("retry_after", float, 0, "Retry-After seconds when Reconify gave none"),
+    _option("body_timeout", float, 0.01, "seconds to upload one body; then 408"),
+    _option("header_timeout", float, 0.01, "seconds to send a request head; then closed"),
+    _option("idle_timeout", float, 0.01, "seconds a connection may idle between requests"),
+    _option("max_connections", int, 1, "connections open at once; the idlest makes room"),
+)
+_DEFAULTS: Final = {f.name: f.default for f in fields(BridgeConfig)}
+
+
+def resolve_config(*, token: str | None = None, **limits: Any) -> BridgeConfig:
+    """``BridgeConfig`` from keyword arguments (names as in ``BRIDGE_OPTIONS``), the
+    environment and the defaults; a bad value is a ``ValueError`` now."""
+    unknown = sorted(set(limits) - {o.name for o in BRIDGE_OPTIONS})
+    if unknown:
+        raise TypeError(f"unknown bridge option(s) {unknown}")
     raw_token = pick(token, ENV_TOKEN)
-    default = BridgeConfig()
     return BridgeConfig(
         token=Secret(str(raw_token)) if raw_token else None,
-        max_body_bytes=number(
-            max_body_bytes, ENV_MAX_BODY_BYTES, default.max_body_bytes, int, "max_body_bytes", 1
-        ),
-        max_decompressed_bytes=number(
-            max_decompressed_bytes,
-            ENV_MAX_DECOMPRESSED_BYTES,
-            default.max_decompressed_bytes,
-            int,
-            "max_decompressed_bytes",
-            1,
-        ),
-        max_in_flight=number(
-            max_in_flight, ENV_MAX_IN_FLIGHT, default.max_in_flight, int, "max_in_flight", 1
-        ),
-        dedup_window=number(
-            dedup_window, ENV_DEDUP_WINDOW, default.dedup_window, int, "dedup_window", 0
-        ),
-        retry_after=number(
-            retry_after, ENV_RETRY_AFTER, default.retry_after, float, "retry_after", 0
-        ),
-        body_timeout=number(
-            body_timeout, ENV_BODY_TIMEOUT, default.body_timeout, float, "body_timeout", 0.01
-        ),
+        **read_options(BRIDGE_OPTIONS, limits, _DEFAULTS),
     )
 
 
@@ -89,3 +86,17 @@ def check_bind(host: str, token: Secret | None) -> None:
         f"--token or the {ENV_TOKEN} environment variable (the same value as the "
         "Collector's Authorization: Bearer header)"
     )
+
+
+def loopback_host_header(value: str | None) -> bool:
+    """A ``Host`` header naming this machine (``localhost``, 127.0.0.0/8, ``::1``, any
+    port). Without a token only these are served: a web page whose name an attacker
+    re-pointed at 127.0.0.1 (DNS rebinding) sends its own name and is refused."""
+    if not value:
+        return False
+    host = value.strip()
+    if host.startswith("["):  # [::1]:4318
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:  # name:port
+        host = host.partition(":")[0]
+    return is_loopback(host)

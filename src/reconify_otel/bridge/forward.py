@@ -1,6 +1,6 @@
 """From a decoded OTLP batch to Reconify: select, deduplicate, map, encode, send.
 
-The same ``is_assistant_run`` / ``map_span`` / ``encode`` / ``Transport`` as the
+The same ``is_selected`` / ``map_span`` / ``encode`` / ``RetryingSender`` as the
 in-process exporter, so a run gives the same payload by either route. What is new
 here is only what a server needs: remembering what was delivered, so the
 Collector's whole-batch retries send each interaction once, and a verdict the
@@ -18,19 +18,18 @@ from enum import Enum
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from reconify_otel.bridge.otlp_spans import assistant_runs
+from reconify_otel.bridge.otlp_spans import selected_spans
 from reconify_otel.core.payload import Skip, Skipped
 from reconify_otel.core.record import SpanRecord
-from reconify_otel.delivery.breaker import Breaker
-from reconify_otel.delivery.transport import Outcome, Result, Transport
+from reconify_otel.delivery.breaker import Latch
+from reconify_otel.delivery.fanout import FanOut
+from reconify_otel.delivery.outcome import Outcome, Result
+from reconify_otel.delivery.retry import RetryingSender
 from reconify_otel.prepare import Preparer
 from reconify_otel.runtime.counters import Counters
 from reconify_otel.settings import Settings
 
 logger = logging.getLogger("reconify_otel.bridge")
-
-
-_FOR_THIS_REQUEST = 3600.0  # a request's breaker never closes again before it ends
 
 
 class Seen(Enum):
@@ -98,7 +97,8 @@ class Forwarder:
     def __init__(
         self,
         settings: Settings,
-        transport: Transport,
+        sender: RetryingSender,
+        fanout: FanOut,
         window: DedupWindow,
         counters: Counters,
         default_retry_after: float,
@@ -106,13 +106,14 @@ class Forwarder:
         # Personal fields kept out of spans live in the application's process: here only
         # what the spans carry (the user id) is known.
         self._preparer = Preparer(settings, counters, resolve_personal=None)
-        self._transport = transport
+        self._sender = sender
+        self._fanout = fanout
         self._window = window
         self._counters = counters
         self._default_retry_after = default_retry_after
 
     def forward(self, request: ExportTraceServiceRequest) -> Verdict:
-        runs = _unique(assistant_runs(request))
+        runs = _unique(selected_spans(request, self._preparer.selects))
         self._counters.add("selected_spans", len(runs))
         keys = [_key(run) for run in runs]
         seen = self._window.claim(keys)
@@ -156,18 +157,18 @@ class Forwarder:
         # After one payload failed for its whole deadline the rest are not tried: the
         # Collector gets 503 at once and resends the batch, instead of this request
         # holding a worker for (spans / threads) x timeout while Reconify is down.
-        breaker = Breaker(base_pause=_FOR_THIS_REQUEST)
+        latch = Latch()
 
         def send(body: bytes) -> Result:
-            if not breaker.allows():
+            if not latch.allows():
                 return Result(Outcome.FAILED)
-            result = self._transport.send(body)
-            breaker.note(result)
+            result = self._sender.send(body)
+            latch.note(result)
             return result
 
         retry_after: float | None = None
         failed = 0
-        for key, sent in zip(sending, self._transport.map(send, bodies), strict=True):
+        for key, sent in zip(sending, self._fanout.map(send, bodies), strict=True):
             if sent.attempts:
                 self._counters.add(sent.outcome.value)
             if sent.outcome is Outcome.ACCEPTED:

@@ -9,7 +9,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from reconify_otel.core.mapping import is_selected
+from reconify_otel.core.mapping import Selection, is_selected
 from reconify_otel.core.record import SpanRecord
 
 
@@ -27,8 +27,10 @@ def from_otlp(span: trace_pb2.Span) -> SpanRecord:
     )
 
 
-def assistant_runs(request: ExportTraceServiceRequest) -> Iterator[SpanRecord]:
-    """The spans of a batch that ``is_selected`` selects, converted; the rest untouched.
+def selected_spans(
+    request: ExportTraceServiceRequest, selects: Selection = is_selected
+) -> Iterator[SpanRecord]:
+    """The spans of a batch that ``selects`` selects, converted; the rest untouched.
 
     Most spans in a batch are not runs: they cost a name check, and a selection that
     needs an attribute reads its key only, so no value of theirs is ever converted.
@@ -36,7 +38,7 @@ def assistant_runs(request: ExportTraceServiceRequest) -> Iterator[SpanRecord]:
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                if is_selected(span.name, _LazyAttributes(span.attributes)):
+                if selects(span.name, _LazyAttributes(span.attributes)):
                     yield from_otlp(span)
 
 

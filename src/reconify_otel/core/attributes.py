@@ -31,7 +31,6 @@ INVOKE_AGENT = "invoke_agent"
 # exactly (ids, created_at, content blocks with annotations, attachments, metadata).
 RUN_ID = "openai.assistants.run.id"
 RUN_STATUS = "openai.assistants.run.status"
-RUN_INSTRUCTIONS_SET = "openai.assistants.run.instructions_set"
 REQUEST_MESSAGE = "openai.assistants.request.message"
 RESPONSE_MESSAGES = "openai.assistants.response.messages"
 USAGE_TOTAL_TOKENS = "openai.assistants.usage.total_tokens"

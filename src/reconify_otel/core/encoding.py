@@ -18,8 +18,12 @@ def encode(payload: Payload, app_key: str, api_key: str) -> bytes:
 
 def to_json(value: Any) -> bytes:
     """Compact UTF-8 JSON; a lone surrogate (invalid in UTF-8) becomes ``?``."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = _ENCODER.encode(value)
     return text.encode("utf-8", "replace")
+
+
+# One encoder for all (``json.dumps`` with options builds one per call); it holds no state.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def masked(payload: Payload) -> str:

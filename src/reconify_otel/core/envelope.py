@@ -20,23 +20,21 @@ def envelope(
 ) -> Payload:
     """Everything but ``request`` and ``response``; ``kind`` is (format, type).
 
-    Session precedence: the span's own > the process default > ``default_session``
-    (the thread or conversation the call belongs to).
+    Session precedence: the span's own > ``default_session`` (the thread or conversation
+    the call belongs to).
     """
     attrs = span.attributes
     return {
         "reconify": {"format": kind[0], "type": kind[1], "version": RECONIFY_API_VERSION},
         "timestamps": {"request": span.start_ns // 1_000_000, "response": span.end_ns // 1_000_000},
-        "session": first_str(attrs, A.SESSION_ID, A.TRACELOOP_SESSION_ID)
-        or defaults.session
-        or default_session,
+        "session": first_str(attrs, A.SESSION_ID, A.TRACELOOP_SESSION_ID) or default_session,
         "sessionTimeout": as_int(attrs.get(A.SESSION_TIMEOUT)) or defaults.session_timeout,
         "user": user_object(attrs, defaults, bad),
     }
 
 
 def user_object(attrs: Mapping[str, Any], defaults: Defaults, bad: list[str]) -> Payload:
-    """Reconify's user object from span attributes, else the defaults' user."""
+    """Reconify's user object from span attributes; ``{}`` when they name no user."""
     user_id = first_str(attrs, A.USER_ID, A.ENDUSER_ID, A.TRACELOOP_USER_ID)
     personal = json_attr(attrs, A.USER_PERSONAL, dict, bad) or {}
     ref = as_str(attrs.get(A.USER_REF))
@@ -44,7 +42,7 @@ def user_object(attrs: Mapping[str, Any], defaults: Defaults, bad: list[str]) ->
         personal = dict(defaults.resolve_personal(ref) or {}, **personal)
     email = as_str(attrs.get(A.USER_EMAIL)) or as_str(personal.get("email"))
     if not (user_id or email):
-        return dict(defaults.user) if defaults.user else {}
+        return {}
     user: Payload = {"userId": user_id} if user_id else {}
     authenticated = attrs.get(A.USER_AUTHENTICATED)
     if isinstance(authenticated, bool):

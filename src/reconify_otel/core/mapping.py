@@ -1,24 +1,76 @@
 """The one entry to the pure mapping: which spans are interactions, and their payloads.
 
-Every route (in-process exporter, bridge, handler API) selects with ``is_selected`` and
+Every route (in-process exporter, bridge, handler API) selects with ``Selection`` and
 maps with ``map_span``, so a call gives the same payload whichever route it took.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from reconify_otel.core import attributes as A
 from reconify_otel.core.assistant import is_assistant_run, map_run
-from reconify_otel.core.payload import NO_DEFAULTS, Defaults, Mapped, Skipped
+from reconify_otel.core.dedup import call_key
+from reconify_otel.core.envelope import envelope
+from reconify_otel.core.llm import llm_flavor, map_llm_call
+from reconify_otel.core.payload import (
+    ASSISTANT,
+    INTERACTION_KINDS,
+    NO_DEFAULTS,
+    Defaults,
+    Mapped,
+    Skip,
+    Skipped,
+)
 from reconify_otel.core.record import SpanRecord
 
 
-def is_selected(name: str, attributes: Mapping[str, Any]) -> bool:
-    """Cheap test run on every span the application makes; most answer False at once."""
-    return is_assistant_run(name, attributes)
+class Selection:
+    """Which spans become interactions: the kinds asked for, tested cheaply per span."""
+
+    __slots__ = ("_assistant", "_every_llm_kind", "_llm_kinds")
+
+    def __init__(self, kinds: Iterable[str] = INTERACTION_KINDS) -> None:
+        wanted = frozenset(kinds)
+        unknown = wanted - INTERACTION_KINDS
+        if unknown:
+            raise ValueError(f"unknown interaction kinds {sorted(unknown)}")
+        self._assistant = ASSISTANT in wanted
+        self._llm_kinds = wanted - {ASSISTANT}
+        self._every_llm_kind = self._llm_kinds == INTERACTION_KINDS - {ASSISTANT}
+
+    def __call__(self, name: str, attributes: Mapping[str, Any]) -> bool:
+        """Run on every span the application makes; most answer False at once."""
+        if self._assistant and is_assistant_run(name, attributes):
+            return True
+        if not self._llm_kinds:
+            return False
+        flavor = llm_flavor(name, attributes)
+        return flavor is not None and (self._every_llm_kind or flavor in self._llm_kinds)
 
 
-def map_span(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Skipped:
-    """Map a selected span (see ``is_selected``) to a payload without keys."""
+is_selected = Selection()
+
+
+def map_span(
+    span: SpanRecord, defaults: Defaults = NO_DEFAULTS, capture_content: bool = True
+) -> Mapped | Skipped:
+    """Map a selected span (see ``Selection``) to a payload without keys."""
+    if llm_flavor(span.name, span.attributes) is not None:
+        return _map_call(span, defaults, capture_content)
     return map_run(span, defaults)
+
+
+def _map_call(span: SpanRecord, defaults: Defaults, capture_content: bool) -> Mapped | Skipped:
+    attrs = span.attributes
+    if span.is_error:
+        return Skipped(Skip.ERROR_CALL, str(attrs.get(A.ERROR_TYPE) or "error status"))
+    call = map_llm_call(span.name, attrs, capture_content)
+    if isinstance(call, str):
+        return Skipped(Skip.NO_ANSWER, call)
+    bad = list(call.bad_attributes)
+    payload = envelope(span, defaults, bad, (call.format, call.type), call.conversation_id)
+    payload["request"] = call.request
+    payload["response"] = call.response
+    return Mapped(payload, tuple(bad), call_key(payload, call.response_id, span.trace_id))

@@ -11,12 +11,19 @@ RECONIFY_API_VERSION = "3.1.0"
 
 Payload = dict[str, Any]
 
+ASSISTANT = "assistant"
+# What ``interactions`` / RECONIFY_INTERACTIONS may name; every kind is sent by default.
+INTERACTION_KINDS = frozenset({ASSISTANT, "chat", "completion", "responses", "anthropic"})
+
 
 class Skip(str, Enum):
     """Why a selected span produced no interaction (each reason is counted)."""
 
     ERROR_RUN = "error_run"
+    ERROR_CALL = "error_call"  # an LLM call that raised (ERROR status): Reconify logs none
     NO_ANSWER = "no_answer"
+    # The same LLM call seen again: a second instrumentation, or a framework span around it.
+    DUPLICATE = "duplicate"
     # Decided after mapping, when the payload is shaped for sending (``prepare``).
     REDACT_FAILED = "redact_failed"
     TOO_LARGE = "too_large"
@@ -24,10 +31,20 @@ class Skip(str, Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class CallKey:
+    """What identifies one LLM call across the spans that recorded it (``core.dedup``)."""
+
+    response_id: str | None  # from the provider's response id, when the span has it
+    answer: str | None  # from the trace and the answer's texts
+
+
+@dataclass(frozen=True, slots=True)
 class Mapped:
     payload: Payload
     # Attributes that were present but unusable (bad JSON, wrong type): mapped around, counted.
     bad_attributes: tuple[str, ...] = ()
+    # What identifies the call across instrumentations (see ``core.dedup``); None: never merged.
+    call_key: CallKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +55,10 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
-    """Values used where a span carries none, and how to find personal fields kept
-    out of span attributes (``identity``); without it only the user id is sent."""
+    """The session timeout used where a span carries none, and how to find personal fields
+    kept out of span attributes (``identity``); without it only the user id is sent."""
 
-    session: str | None = None
     session_timeout: int | None = None
-    user: Mapping[str, Any] | None = None
     resolve_personal: Callable[[str], Mapping[str, Any] | None] | None = None
 
 

@@ -20,9 +20,23 @@ _PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{5,24}\d(?![\w])")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 
 
+# Where an LLM call's texts sit (chat, completion, Responses, Anthropic shapes): the
+# values under these keys, at any depth of ``request`` and ``response``.
+_CONTENT_KEYS = frozenset(
+    {"content", "text", "prompt", "system", "instructions", "arguments", "thinking", "input"}
+)
+
+
+def _is_assistant(payload: Payload) -> bool:
+    envelope = payload.get("reconify")
+    return isinstance(envelope, dict) and envelope.get("type") == "assistant"
+
+
 def without_content(payload: Payload) -> Payload:
-    """Ids, times and usage stay; message content goes."""
-    return _map_messages(payload, lambda message: dict(message, content=[]))
+    """Ids, times, model and usage stay; message content goes (``null`` for LLM calls)."""
+    if _is_assistant(payload):
+        return _map_messages(payload, lambda message: dict(message, content=[]))
+    return _map_sides(payload, lambda side: _null_content(side))
 
 
 def mask_pii(payload: Payload) -> Payload:
@@ -49,8 +63,43 @@ def _map_messages(payload: Payload, change: Callable[[dict[str, Any]], dict[str,
     return copy
 
 
+def _map_sides(payload: Payload, change: Callable[[Any], Any]) -> Payload:
+    copy = dict(payload)
+    for side in ("request", "response"):
+        if side in copy:
+            copy[side] = change(copy[side])
+    return copy
+
+
+def _null_content(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: None if key in _CONTENT_KEYS else _null_content(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_null_content(item) for item in value]
+    return value
+
+
+def _map_content_texts(value: Any, change: Callable[[str], str], inside: bool) -> Any:
+    """``change`` on every string at or below a content key; ids, roles, urls untouched."""
+    if isinstance(value, str):
+        return change(value) if inside else value
+    if isinstance(value, dict):
+        return {
+            key: _map_content_texts(item, change, key in _CONTENT_KEYS)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_map_content_texts(item, change, inside) for item in value]
+    return value
+
+
 def map_texts(payload: Payload, change: Callable[[str], str]) -> Payload:
     """A copy with ``change`` applied to every text value of both messages."""
+    if not _is_assistant(payload):
+        return _map_sides(payload, lambda side: _map_content_texts(side, change, False))
 
     def on_message(message: dict[str, Any]) -> dict[str, Any]:
         content = message.get("content")

@@ -10,18 +10,29 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+# OpenInference writes this in place of a hidden input or output: content off, not bad.
+REDACTED = "__REDACTED__"
 
-def json_attr(attrs: Mapping[str, Any], key: str, kind: type, bad: list[str]) -> Any:
-    raw = attrs.get(key)
-    if raw is None:
+
+def parse_json(raw: Any) -> Any:
+    """Parsed JSON, or ``None`` when ``raw`` is not JSON text (NaN/Infinity read as null)."""
+    if not isinstance(raw, (str, bytes)):
         return None
     try:
-        # NaN and Infinity are not JSON: read as null, never passed on.
-        value = (
-            json.loads(raw, parse_constant=_no_constant) if isinstance(raw, (str, bytes)) else None
-        )
+        if isinstance(raw, str):  # one decoder for all: ``json.loads`` builds one per call
+            return _DECODER.decode(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except (ValueError, RecursionError):
-        value = None
+        return None
+
+
+def json_attr(attrs: Mapping[str, Any], key: str, kind: type, bad: list[str]) -> Any:
+    """A JSON attribute of the expected kind; absent or redacted is ``None``, other
+    values that are not JSON of that kind are named in ``bad``."""
+    raw = attrs.get(key)
+    if raw is None or raw == REDACTED:
+        return None
+    value = parse_json(raw)
     if not isinstance(value, kind):
         bad.append(key)
         return None
@@ -30,6 +41,9 @@ def json_attr(attrs: Mapping[str, Any], key: str, kind: type, bad: list[str]) ->
 
 def _no_constant(_: str) -> None:
     return None
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -41,9 +55,10 @@ def as_str(value: Any) -> str | None:
 
 
 def first_str(attrs: Mapping[str, Any], *keys: str) -> str | None:
+    """The first key holding a non-empty string."""
     for key in keys:
-        value = as_str(attrs.get(key))
-        if value is not None:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:  # as_str, inlined: read for every span
             return value
     return None
 

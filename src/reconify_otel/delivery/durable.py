@@ -1,26 +1,30 @@
-"""At-least-once delivery: the ``Transport`` in front, the ``Spool`` behind it.
+"""At-least-once delivery: the retry policy in front, the ``Spool`` behind it.
 
-Whatever Reconify did not take within the retry deadline (an outage, a 429 storm,
-shutdown with work pending) is written to the spool and resent, oldest first, after
-the next success, at start-up, and every ``spool_retry_seconds`` while some wait.
-While the endpoint is known to be down (``Breaker``), new payloads go straight to the
-spool instead of each waiting out its own deadline, so exports stay fast and the SDK's
-queue does not overflow during an outage. Without a spool nothing is short-circuited:
-every payload gets its own attempts.
+Each ``deliver`` call has one deadline (``export_timeout``): what Reconify did not take
+by then (an outage, a 429 storm, shutdown with work pending) is written to the spool and
+resent, oldest first, at wire speed as soon as the endpoint answers again, at start-up,
+and every ``spool_retry_seconds`` while some wait. While the endpoint is known to be
+down (``Breaker``), payloads are not tried, apart from one probe at a time, so exports
+stay fast and the SDK's queue does not overflow. Without a spool the same rule holds:
+what is not delivered is lost quickly, counted, and logged at ERROR.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reconify_otel.delivery.breaker import Breaker
-from reconify_otel.delivery.spool import Spool, SpoolUnavailable, default_directory
-from reconify_otel.delivery.transport import Outcome, Result, Transport
+from reconify_otel.delivery.breaker import Admission, Breaker
+from reconify_otel.delivery.fanout import FanOut
+from reconify_otel.delivery.outcome import DEFERRED, Outcome, Result
+from reconify_otel.delivery.retry import RetryingSender
+from reconify_otel.delivery.spool import Spool, SpoolUnavailable, default_directory, partition_name
+from reconify_otel.delivery.transport import HttpTransport
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Counters, observe_spool
 from reconify_otel.runtime.forksafe import reset_after_fork
@@ -29,21 +33,27 @@ from reconify_otel.settings import Settings
 
 logger = logging.getLogger("reconify_otel")
 
-SPOOLED = Result(Outcome.FAILED)  # a payload sent straight to the spool, not tried
-# A payload ``close()`` spooled while its request was in flight: not spooled again.
-_SPOOLED_BY_CLOSE = Result(Outcome.SHUT_DOWN)
+RESEND_BATCH = 512  # payloads claimed from the spool at a time
+_MIN_PAUSE = 0.05  # between resend rounds while another thread's probe is out
 
 
 class DurableSender:
-    def __init__(self, settings: Settings, counters: Counters, preparer: Preparer) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        counters: Counters,
+        preparer: Preparer,
+        transport: HttpTransport | None = None,
+    ) -> None:
         self._settings = settings
         self._counters = counters
         self._preparer = preparer
-        self._transport = Transport(settings, counters)
+        self._sender = RetryingSender(settings, counters, transport)
+        self._fanout = FanOut(settings.concurrency)
+        self._breaker = Breaker(max_pause=settings.spool_retry_seconds)
         self._log = RateLimitedLog(logger)
-        self._spool = self._open_spool() if settings.spool else None
-        self._breaker = Breaker(settings.spool_retry_seconds) if self._spool else None
         self._closed = threading.Event()
+        self._spool = self._open_spool() if settings.spool else None
         self._reset()
         reset_after_fork(self)
         if self._spool is not None:
@@ -61,63 +71,80 @@ class DurableSender:
 
     def _after_fork(self) -> None:
         # The parent's requests in flight and its drainer thread are not the child's:
-        # the parent delivers or spools them; the child starts clean.
+        # the parent delivers or spools them; the child starts clean, with fresh locks.
         self._reset()
 
     def _open_spool(self) -> Spool | None:
         settings = self._settings
-        directory = Path(settings.spool_dir) if settings.spool_dir else default_directory()
+        base = Path(settings.spool_dir) if settings.spool_dir else default_directory()
         try:
             return Spool(
-                directory,
                 # One partition per app key and endpoint: never resent elsewhere.
-                f"{settings.app_key.reveal()} {settings.endpoint}",
+                base / partition_name(settings.app_key.reveal(), settings.endpoint),
                 self._counters,
+                endpoint=self._sender.endpoint,
                 max_bytes=settings.spool_max_bytes,
                 retention_seconds=settings.spool_retention_hours * 3600,
             )
         except (OSError, SpoolUnavailable) as error:
-            logger.error("Reconify spool disabled (%s): undelivered payloads will be lost", error)
+            logger.error(
+                "Reconify spool refused (%s): payloads not delivered to %s within "
+                "export_timeout will be lost",
+                error,
+                self._sender.endpoint,
+            )
             return None
 
     @property
     def spool(self) -> Spool | None:
         return self._spool
 
-    def deliver(self, items: Sequence[Prepared]) -> list[Result]:
-        """Send now, or spool what cannot be sent; one result per item, in order."""
-        results = self._transport.map(self._send_one, items)
-        kept = [(i, r) for i, r in zip(items, results, strict=True) if r is not _SPOOLED_BY_CLOSE]
-        self._spool_failed([i for i, _ in kept], [r for _, r in kept])
-        if self._spool is not None and any(r.outcome is Outcome.ACCEPTED for r in results):
-            self._wake.set()  # the endpoint answers: resend what waits
-        return results
+    @property
+    def endpoint(self) -> str:
+        """Where payloads go, as log lines show it (no query, no user info)."""
+        return self._sender.endpoint
 
-    def _send_one(self, item: Prepared) -> Result:
-        # Checked before every send: once one payload failed for its whole deadline, the
-        # rest go straight to the spool instead of each waiting out theirs.
-        if self._closed.is_set() or (self._breaker is not None and not self._breaker.allows()):
-            return SPOOLED
+    def deliver(self, items: Sequence[Prepared]) -> list[Result]:
+        """Send within one ``export_timeout``, spool what was not delivered, count each
+        outcome; one result per item, in order. Blocks at most about ``export_timeout``."""
+        deadline = time.monotonic() + self._settings.export_timeout
+        results = self._fanout.map(lambda item: self._send_one(item, deadline), items)
+        self.spool_now(
+            [i.payload for i, r in zip(items, results, strict=True) if r.outcome.undelivered]
+        )
+        shown = [
+            Result(Outcome.SHUT_DOWN, r.status, r.attempts)
+            if r.outcome is Outcome.SPOOLED_AT_CLOSE
+            else r
+            for r in results
+        ]
+        for result in shown:
+            self._counters.add(result.outcome.value)
+        return shown
+
+    def _send_one(self, item: Prepared, deadline: float | None) -> Result:
+        if self._closed.is_set():
+            return Result(Outcome.SHUT_DOWN)
+        if deadline is not None and time.monotonic() >= deadline:
+            return DEFERRED
+        admission = self._breaker.admit()
+        if admission is Admission.DEFER:
+            return DEFERRED
         key = id(item)
         with self._flight:
             self._in_flight[key] = item
         try:
-            result = self._transport.send(item.body)
+            result = self._sender.send(
+                item.body, deadline, single_attempt=admission is Admission.PROBE
+            )
         finally:
             with self._flight:
-                spooled_by_close = self._in_flight.pop(key, None) is None
+                taken_by_close = self._in_flight.pop(key, None) is None
                 self._flight.notify_all()
-        if self._breaker is not None:
-            self._breaker.note(result)
-        return _SPOOLED_BY_CLOSE if spooled_by_close else result
-
-    def _spool_failed(self, items: Sequence[Prepared], results: Sequence[Result]) -> None:
-        undelivered = [
-            item.payload
-            for item, result in zip(items, results, strict=True)
-            if result.outcome in (Outcome.FAILED, Outcome.SHUT_DOWN)
-        ]
-        self.spool_now(undelivered)
+        self._breaker.note(result, admission)
+        if admission is Admission.PROBE and result.outcome is Outcome.ACCEPTED:
+            self._wake.set()  # the endpoint is back: resend what waits, now
+        return Result(Outcome.SPOOLED_AT_CLOSE) if taken_by_close else result
 
     def spool_now(self, payloads: Sequence[dict[str, Any]]) -> None:
         """Keep payloads that were not delivered (or never got the chance)."""
@@ -125,72 +152,116 @@ class DurableSender:
             return
         if self._spool is None:
             self._counters.add("dropped_undelivered", len(payloads))
-            self._log.warning(
+            self._log.log(
+                logging.ERROR,
                 "lost",
-                "Reconify did not take %d payloads and there is no spool: lost",
+                "Reconify (%s) did not take %d payloads in time and there is no spool: "
+                "lost. Enable the spool (spool=True, a writable spool_dir) to keep them",
+                self._sender.endpoint,
                 len(payloads),
             )
             return
         if self._spool.put(list(payloads)):
+            self._log.warning(
+                "spooled",
+                "Reconify (%s) did not take %d payloads in time; kept in %s and resent "
+                "as soon as it answers",
+                self._sender.endpoint,
+                len(payloads),
+                self._spool.directory,
+            )
             self._start_drainer()
 
     def _start_drainer(self) -> None:
         with self._lock:
             if self._drainer is None and not self._closed.is_set():
                 self._drainer = threading.Thread(
-                    target=self._drain_loop, name="reconify-spool", daemon=True
+                    target=_drain_while_alive,
+                    args=(weakref.ref(self),),
+                    name="reconify-spool",
+                    daemon=True,
                 )
                 self._drainer.start()
 
-    def _drain_loop(self) -> None:
-        spool, breaker = self._spool, self._breaker
-        assert spool is not None and breaker is not None
-        while not self._closed.is_set():
-            try:
-                if breaker.allows():
-                    self.drain()
-                with self._lock:  # decided under the lock ``_start_drainer`` takes
-                    if not spool.waiting():
-                        self._drainer = None
-                        return
-            except Exception:
-                self._counters.add("internal_errors")
-                self._log.log(logging.ERROR, "drain", "Reconify spool resend failed", exc_info=True)
-            # Files wait: a new try after the breaker's pause, or sooner on a success.
-            self._wake.wait(breaker.wait or self._settings.spool_retry_seconds)
-            self._wake.clear()
-        with self._lock:
-            self._drainer = None
-
-    def drain(self) -> bool:
-        """Resend spooled payloads, oldest first, until empty or the endpoint fails."""
+    def _drain_round(self) -> float | None:
+        """One resend round; the pause before the next, or None when nothing waits."""
         spool = self._spool
+        assert spool is not None
+        if self._closed.is_set():
+            return None
+        drained = False
+        try:
+            drained = self.drain()
+            with self._lock:  # decided under the lock ``_start_drainer`` takes
+                if not spool.waiting() or self._closed.is_set():
+                    self._drainer = None
+                    return None
+        except Exception:
+            self._counters.add("internal_errors")
+            self._log.log(logging.ERROR, "drain", "Reconify spool resend failed", exc_info=True)
+        # Still waiting: the next probe when the endpoint is down, a periodic look when
+        # only others' or unusable files are left; a success by an export wakes us sooner.
+        if drained:
+            return self._settings.spool_retry_seconds
+        return max(_MIN_PAUSE, self._breaker.wait)
+
+    def drain(self, spool: Spool | None = None) -> bool:
+        """Resend spooled payloads, oldest first, until empty or the endpoint fails.
+        ``spool``: another partition (``reconify-otel spool drain``); default: ours."""
+        spool = spool if spool is not None else self._spool
         if spool is None:
             return True
-        for claimed in spool.claim():
-            items = [self._preparer.seal(payload) for payload in claimed.payloads]
-            results = self._transport.map(self._send_one, items)
-            remaining: list[dict[str, Any]] = []
-            for item, result in zip(items, results, strict=True):
-                if result is not SPOOLED:
+        while not self._closed.is_set():
+            claimed = spool.claim(RESEND_BATCH)
+            if not claimed:
+                spool.remove_if_empty()
+                return True
+            work = [(c, self._preparer.seal(p)) for c in claimed for p in c.payloads]
+            results = self._fanout.map(lambda pair: self._send_one(pair[1], None), work)
+            remaining: dict[int, list[dict[str, Any]]] = {id(c): [] for c in claimed}
+            for (source, item), result in zip(work, results, strict=True):
+                if result.attempts:
                     self._counters.add(f"resent_{result.outcome.value}")
-                if result.outcome in (Outcome.FAILED, Outcome.SHUT_DOWN):
-                    remaining.append(item.payload)
-            spool.release(claimed, remaining)
-            if remaining:
+                if result.outcome.undelivered:
+                    remaining[id(source)].append(item.payload)
+            for source in claimed:
+                spool.release(source, remaining[id(source)])
+            if any(remaining.values()):
                 return False
-        return True
+        return False
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop at once; wait up to ``timeout`` for requests in flight, then spool them.
 
         A spooled in-flight payload may still reach Reconify: at least once, not exactly.
         """
+        deadline = time.monotonic() + timeout
         self._closed.set()
         self._wake.set()
-        self._transport.close()
+        self._sender.close()
+        self._fanout.close()
         with self._flight:
             self._flight.wait_for(lambda: not self._in_flight, timeout)
             stranded = [item.payload for item in self._in_flight.values()]
             self._in_flight.clear()
         self.spool_now(stranded)
+        with self._lock:
+            drainer = self._drainer
+        if drainer is not None and drainer is not threading.current_thread():
+            # Its round ends now; what it sent is taken off the disk before we return.
+            drainer.join(max(0.0, deadline - time.monotonic()))
+        if self._spool is not None:
+            self._spool.remove_if_empty()  # no folder left behind by this process
+
+
+def _drain_while_alive(ref: weakref.ref[DurableSender]) -> None:
+    """The resend thread holds its sender weakly: an exporter dropped without
+    ``shutdown()`` does not leave a thread probing its endpoint for ever."""
+    while (sender := ref()) is not None:
+        pause = sender._drain_round()
+        if pause is None:
+            return
+        wake = sender._wake
+        del sender
+        wake.wait(pause)
+        wake.clear()

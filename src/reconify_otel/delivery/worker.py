@@ -93,11 +93,11 @@ class Dispatcher:
                 batch = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
                 self._in_flight = len(batch)
             try:
-                for result in self._sender.deliver(batch):
-                    self._counters.add(result.outcome.value)
+                self._sender.deliver(batch)  # counts each outcome, spools what failed
             except Exception:  # the thread must outlive any surprise
                 self._counters.add("internal_errors")
                 logger.exception("reconify_otel delivery failed")
+                self._sender.spool_now([item.payload for item in batch])  # at least once
             with self._cond:
                 self._in_flight = 0
                 self._cond.notify_all()
@@ -123,7 +123,7 @@ class Dispatcher:
             self._queue.clear()
             self._cond.notify_all()
         if left:
-            logger.warning("Reconify: %d payloads not sent before close, spooled", len(left))
+            logger.warning("Reconify: %d payloads not sent before close, kept for later", len(left))
         self._sender.spool_now(left)
         self._sender.close(max(0.0, deadline - time.monotonic()))
         return flushed and not left

@@ -1,9 +1,10 @@
-"""``IdentitySpanProcessor``: records the current user and session on assistant-run spans.
+"""``IdentitySpanProcessor``: records the current user and session on LLM spans.
 
 It must run at span start, on the application's thread, where the ``contextvars`` of
 ``reconify_otel.session(...)`` / ``user(...)`` are visible; exporters only see finished
 spans on the processor's thread. ``AssistantsInstrumentor`` stamps its own spans; add
-this processor for spans of other instrumentations (``opentelemetry-instrumentation-openai``).
+this processor for spans of other instrumentations (traceloop/openllmetry, the official
+OpenAI one, OpenInference).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from reconify_otel.core import attributes as A
+from reconify_otel.core.llm import llm_flavor
 from reconify_otel.identity import stamp
 
 
@@ -20,8 +22,11 @@ class IdentitySpanProcessor(SpanProcessor):
         # AssistantsInstrumentor's spans carry what was current when the run started,
         # which may differ from what is current when the span is made.
         name = span.name
-        if name in A.UPSTREAM_SPAN_NAMES or (
-            name.startswith(A.INVOKE_AGENT) and A.RUN_ID not in (span.attributes or {})
+        attributes = span.attributes or {}
+        if (
+            name in A.UPSTREAM_SPAN_NAMES
+            or (name.startswith(A.INVOKE_AGENT) and A.RUN_ID not in attributes)
+            or llm_flavor(name, attributes) is not None
         ):
             stamp(span)
 

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from reconify_otel.core.mapping import is_selected
 from reconify_otel.delivery.durable import DurableSender
-from reconify_otel.delivery.transport import Outcome
+from reconify_otel.delivery.outcome import Outcome
+from reconify_otel.delivery.transport import HttpTransport
 from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.prepare import Prepared, Preparer
-from reconify_otel.runtime.counters import Counters
+from reconify_otel.runtime.counters import Stats, delivery_counters
 from reconify_otel.runtime.logs import RateLimitedLog, enable_debug_logging
-from reconify_otel.settings import Settings, resolve
+from reconify_otel.settings import Redact, Settings, resolve
 
 logger = logging.getLogger("reconify_otel")
 
@@ -38,16 +37,39 @@ class ReconifySpanExporter(SpanExporter):
         endpoint: str | None = None,
         app_key: str | None = None,
         api_key: str | None = None,
-        **options: Any,
+        *,
+        timeout: float | None = None,
+        concurrency: int | None = None,
+        compression: str | None = None,
+        session_timeout: int | None = None,
+        debug: bool | None = None,
+        allow_insecure: bool | None = None,
+        ca_bundle: str | None = None,
+        capture_content: bool | None = None,
+        mask_pii: bool | None = None,
+        max_field_bytes: int | None = None,
+        max_payload_bytes: int | None = None,
+        spool: bool | None = None,
+        spool_dir: str | None = None,
+        spool_max_bytes: int | None = None,
+        spool_retention_hours: float | None = None,
+        max_queue: int | None = None,
+        spool_retry_seconds: float | None = None,
+        redact: Redact | None = None,
+        export_timeout: float | None = None,
+        transport: HttpTransport | None = None,
+        interactions: frozenset[str] | None = None,
     ) -> None:
-        """``options``: any name of the README's configuration table, e.g. ``timeout=5``,
-        ``compression="gzip"``, ``spool=False``, ``redact=my_function``."""
-        self._settings: Settings = resolve(
-            endpoint=endpoint, app_key=app_key, api_key=api_key, **options
-        )
+        """The options are the README's configuration table; ``None`` means "from the
+        ``RECONIFY_*`` variable, else the default". ``redact`` (argument only) gets each
+        payload dict and returns the one to send."""
+        # Every parameter goes, by name, to the one validator (tests/test_options.py checks
+        # that the parameters, settings.OPTIONS and the README name the same options).
+        arguments = {name: value for name, value in locals().items() if name != "self"}
+        self._settings: Settings = resolve(**arguments)
         if self._settings.debug:
             enable_debug_logging()
-        self._counters = Counters()
+        self._counters = delivery_counters("exporter")
         self._preparer = Preparer(self._settings, self._counters)
         self._sender = DurableSender(self._settings, self._counters, self._preparer)
         self._log = RateLimitedLog(logger)
@@ -57,7 +79,10 @@ class ReconifySpanExporter(SpanExporter):
         return f"ReconifySpanExporter(endpoint={self._settings.endpoint!r})"
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Blocks at most about ``export_timeout``; what is not delivered by then is spooled."""
         if self._shut_down:
+            selected = sum(self._preparer.selects(s.name, s.attributes or {}) for s in spans)
+            self._counters.add("dropped_after_shutdown", selected)
             return SpanExportResult.FAILURE
         try:
             return self._export(spans)
@@ -69,21 +94,19 @@ class ReconifySpanExporter(SpanExporter):
     def _export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         items: list[Prepared] = []
         for span in spans:
-            if is_selected(span.name, span.attributes or {}):
+            if self._preparer.selects(span.name, span.attributes or {}):
                 prepared = self._preparer.prepare(from_sdk(span))
                 if isinstance(prepared, Prepared):
                     items.append(prepared)
         if not items:
             return SpanExportResult.SUCCESS
-        results = self._sender.deliver(items)
-        for item in results:
-            self._counters.add(item.outcome.value)
+        results = self._sender.deliver(items)  # counts each outcome
         ok = all(item.outcome is Outcome.ACCEPTED for item in results)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
-    def stats(self) -> dict[str, int]:
-        """A snapshot of the counters: accepted, rejected, failed, skipped_*, ..."""
-        return self._counters.snapshot()
+    def stats(self) -> Stats:
+        """A snapshot of the counters (README, Observability): all present from the start."""
+        return self._counters.stats()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         # export() delivers before it returns; nothing is held back here.

@@ -1,9 +1,11 @@
-"""Reconify's handler API in Python: ``reconify_openai_handler(...).log_assistant(run, in, out)``.
+"""Reconify's handler API in Python: ``reconify_openai_handler(client, ...)`` logs that
+client's LLM calls, ``log_assistant(run, in, out)`` Assistants runs and ``log_chat(...)``
+any chat call (Reconify's universal ``logChat``).
 
-Parity with Reconify's Node module for code that does not run OpenTelemetry, minus its
-defects: the run and messages become the same span attributes the instrumentation
-records (``run_attributes``) and pass through the same mapping, so both routes send
-the same payload; sending happens on a background thread, never on the caller's.
+Parity with Reconify's modules for code that does not run OpenTelemetry, minus their
+defects: runs and calls become the same records the instrumentations produce
+(``run_attributes``, ``handler.calls``) and pass through the same mapping, so every route
+sends the same payload; sending happens on a background thread, never on the caller's.
 """
 
 from __future__ import annotations
@@ -22,27 +24,40 @@ from reconify_otel.core.run_attributes import (
     to_dict,
 )
 from reconify_otel.delivery.durable import DurableSender
+from reconify_otel.delivery.transport import HttpTransport
 from reconify_otel.delivery.worker import Dispatcher
+from reconify_otel.handler.calls import call_record, flavor_of, request_text
+from reconify_otel.handler.client_calls import ClientCalls
 from reconify_otel.prepare import Prepared, Preparer
-from reconify_otel.runtime.counters import Counters
+from reconify_otel.runtime.counters import Stats, delivery_counters
 from reconify_otel.runtime.logs import RateLimitedLog, enable_debug_logging
-from reconify_otel.settings import Settings, resolve
+from reconify_otel.settings import Redact, Settings, resolve
 
 logger = logging.getLogger("reconify_otel")
 
 
 class ReconifyHandler:
-    """Logs Assistants runs to Reconify; build it with ``reconify_openai_handler``."""
+    """Logs LLM calls and Assistants runs to Reconify; build it with
+    ``reconify_openai_handler``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, client: Any = None) -> None:
         self._settings = settings
         if settings.debug:
             enable_debug_logging()
-        self._counters = Counters("handler")
+        self._counters = delivery_counters("handler")
         self._preparer = Preparer(settings, self._counters)
         sender = DurableSender(settings, self._counters, self._preparer)
         self._dispatcher = Dispatcher(sender, self._counters, max_queue=settings.max_queue)
         self._log = RateLimitedLog(logger)
+        self._client_calls: ClientCalls | None = None
+        if client is not None:
+            self._client_calls = ClientCalls(client, self._log_call, self._internal_error)
+            if not self._client_calls.wrapped:
+                logger.warning(
+                    "reconify_openai_handler: %s has no chat.completions, completions or "
+                    "responses to log; only log_assistant/log_chat calls are sent",
+                    type(client).__name__,
+                )
 
     def __repr__(self) -> str:
         return f"ReconifyHandler(endpoint={self._settings.endpoint!r})"
@@ -54,16 +69,82 @@ class ReconifyHandler:
         """
         try:
             record = self._record(run, message_in, message_out)
-            if record is None:
-                return False
-            prepared = self._preparer.prepare(record)
-            if not isinstance(prepared, Prepared):
-                return False
-            return self._dispatcher.submit(prepared)
+            return record is not None and self._submit(record)
         except Exception:
-            self._counters.add("internal_errors")
-            self._log.log(logging.ERROR, "internal", "reconify log_assistant failed", exc_info=True)
+            self._internal_error()
             return False
+
+    def log_chat(
+        self,
+        request: Mapping[str, Any],
+        response: Any,
+        started_ms: float | None = None,
+        ended_ms: float | None = None,
+        format: str = "openai",  # the name Reconify's logChat uses
+    ) -> bool:
+        """Queue one LLM call, like Reconify's ``logChat``; returns at once. False (counted,
+        logged) when skipped. Never raises into the application.
+
+        ``request``: the call's keyword arguments; ``response``: what it returned (an
+        ``openai`` ``ChatCompletion``, ``Completion`` or ``Response``, or with
+        ``format="anthropic"`` an Anthropic ``Message``; objects or dicts). Times are epoch
+        milliseconds, a missing one is now.
+        """
+        try:
+            answer = to_dict(response)
+            flavor = None
+            if answer is not None and isinstance(request, Mapping):
+                flavor = flavor_of(format, request, answer)
+            if answer is None or flavor is None:
+                self._counters.add("skipped_bad_input")
+                self._log.warning(
+                    "bad-chat",
+                    "log_chat needs the request dict and the %s response, got %s and %s",
+                    format if format in ("openai", "anthropic") else "openai or anthropic",
+                    type(request).__name__,
+                    type(response).__name__,
+                )
+                return False
+            now = time.time_ns()
+            start = _to_ns(started_ms, now, _NS_PER_MS)
+            end = _to_ns(ended_ms, now, _NS_PER_MS)
+            return self._log_call(
+                flavor, request_text(request), answer, start, end, identity.span_attributes()
+            )
+        except Exception:
+            self._internal_error()
+            return False
+
+    def _log_call(
+        self,
+        flavor: str,
+        request: str,
+        answer: Any,
+        start_ns: int,
+        end_ns: int,
+        captured: identity.Captured,
+    ) -> bool:
+        """One LLM call, from ``log_chat`` or the client's wrapped methods."""
+        if answer is None:  # a stream abandoned before its first chunk
+            self._counters.add("skipped_no_answer")
+            return False
+        record = call_record(flavor, request, answer, start_ns, end_ns, captured)
+        if record is None:
+            self._counters.add("skipped_bad_input")
+            self._log.warning("bad-answer", "an LLM call returned no object to log; skipped")
+            return False
+        return self._submit(record)
+
+    def _submit(self, record: SpanRecord) -> bool:
+        """Map, shape and queue one record, if ``interactions`` asks for its kind."""
+        if not self._preparer.selects(record.name, record.attributes):
+            return False
+        prepared = self._preparer.prepare(record)
+        return isinstance(prepared, Prepared) and self._dispatcher.submit(prepared)
+
+    def _internal_error(self) -> None:
+        self._counters.add("internal_errors")
+        self._log.log(logging.ERROR, "internal", "reconify handler failed", exc_info=True)
 
     def _record(self, run: Any, message_in: Any, message_out: Any) -> SpanRecord | None:
         run_d = to_dict(run)
@@ -80,8 +161,8 @@ class ReconifyHandler:
             run_span_attributes(run_d, message_in, answers), identity.span_attributes()
         )
         now = time.time_ns()
-        start = _seconds_to_ns(run_d.get("started_at") or run_d.get("created_at"), now)
-        end = _seconds_to_ns(run_d.get("completed_at"), now)
+        start = _to_ns(run_d.get("started_at") or run_d.get("created_at"), now)
+        end = _to_ns(run_d.get("completed_at"), now)
         return SpanRecord(
             name=span_name(run_d),
             attributes=attrs,
@@ -105,11 +186,15 @@ class ReconifyHandler:
         return self._dispatcher.flush(timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Flush within ``timeout`` and stop. Also done, bounded, at interpreter exit."""
+        """Give the client its own methods back, flush within ``timeout`` and stop. Also
+        done, bounded, at interpreter exit (the client keeps logging until ``close()``)."""
+        if self._client_calls is not None:
+            self._client_calls.restore()
         return self._dispatcher.close(timeout)
 
-    def stats(self) -> dict[str, int]:
-        return self._counters.snapshot()
+    def stats(self) -> Stats:
+        """The same counters as ``ReconifySpanExporter.stats()``."""
+        return self._counters.stats()
 
 
 def reconify_openai_handler(
@@ -117,20 +202,48 @@ def reconify_openai_handler(
     *,
     app_key: str | None = None,
     api_key: str | None = None,
+    endpoint: str | None = None,
+    timeout: float | None = None,
+    concurrency: int | None = None,
+    compression: str | None = None,
+    session_timeout: int | None = None,
     debug: bool | None = None,
-    **options: Any,
+    allow_insecure: bool | None = None,
+    ca_bundle: str | None = None,
+    capture_content: bool | None = None,
+    mask_pii: bool | None = None,
+    max_field_bytes: int | None = None,
+    max_payload_bytes: int | None = None,
+    spool: bool | None = None,
+    spool_dir: str | None = None,
+    spool_max_bytes: int | None = None,
+    spool_retention_hours: float | None = None,
+    max_queue: int | None = None,
+    spool_retry_seconds: float | None = None,
+    redact: Redact | None = None,
+    export_timeout: float | None = None,
+    transport: HttpTransport | None = None,
+    interactions: frozenset[str] | None = None,
 ) -> ReconifyHandler:
     """Like Reconify's ``reconifyOpenAIHandler(openai, {appKey, apiKey, debug})``.
 
-    ``openai_client`` is accepted for parity and not used: nothing is patched.
-    ``options`` and their ``RECONIFY_*`` fallbacks are the exporter's (README).
+    ``openai_client`` (an ``OpenAI`` or ``AsyncOpenAI`` client, or None): its
+    ``chat.completions.create``, ``completions.create`` and ``responses.create`` calls
+    are logged until ``close()``; only that client instance is changed. The other options
+    and their ``RECONIFY_*`` fallbacks are the exporter's (README).
     """
-    del openai_client
-    return ReconifyHandler(resolve(app_key=app_key, api_key=api_key, debug=debug, **options))
+    # Every parameter but the client goes, by name, to the one validator
+    # (tests/test_options.py checks they are the options of settings.OPTIONS).
+    arguments = {name: value for name, value in locals().items() if name != "openai_client"}
+    return ReconifyHandler(resolve(**arguments), openai_client)
 
 
-def _seconds_to_ns(seconds: Any, fallback: int) -> int:
-    """Reconify's Node module turns a null time into 0; here it becomes now."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+_NS_PER_S, _NS_PER_MS = 1_000_000_000, 1_000_000
+
+
+def _to_ns(time_value: Any, fallback: int, ns_per_unit: int = _NS_PER_S) -> int:
+    """Epoch seconds (runs) or milliseconds (``log_chat``) as ns. Reconify's Node module
+    turns a null time into 0; here it becomes now."""
+    if isinstance(time_value, bool) or not isinstance(time_value, (int, float)):
         return fallback
-    return int(seconds * 1_000_000_000)
+    return int(time_value * ns_per_unit) if time_value > 0 else fallback

@@ -25,6 +25,10 @@ logger = logging.getLogger("reconify_otel")
 
 Message = dict[str, Any]
 
+# Taken once, never released: the first completed run emitted without its answer is
+# explained at INFO, once per process (the exporter counts each as ``skipped_no_answer``).
+_unlisted_answer_once = threading.Lock()
+
 
 @dataclass
 class RunStart:
@@ -262,6 +266,7 @@ class RunTracker:
     def flush_due(self, everything: bool = False) -> None:
         """Emit terminal runs whose answer never showed up within the grace period."""
         out: list[FinishedRun] = []
+        unlisted: list[str] = []
         with self._lock:
             limit = self._clock() - self.limits.answer_grace
             for run_id, since in self._waiting.items():
@@ -271,9 +276,20 @@ class RunTracker:
                 self._waiting.pop(run_id)
                 if record is not None:
                     out.extend(self._finish(record))
+                    if not record.answers and record.run.get("status") == "completed":
+                        unlisted.append(run_id)
             for run_id, _record in self._runs.expired():
                 self._waiting.pop(run_id)
                 self._log.warning("run-ttl", "run %s dropped: no final state seen", run_id)
+        if unlisted and _unlisted_answer_once.acquire(blocking=False):
+            logger.info(
+                "reconify_otel: run %s completed, but the app did not list its answer within "
+                "answer_grace (%.0f s) or before shutdown, so it is not sent to Reconify: the "
+                "instrumentation learns a polled run's answer from the app's own "
+                "messages.list(thread_id, run_id=...). Logged once per process.",
+                unlisted[0],
+                self.limits.answer_grace,
+            )
         for item in out:
             self._deliver([item])
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import TypedDict, cast
 
 from opentelemetry import metrics
 
+from reconify_otel.runtime.forksafe import reset_after_fork
 from reconify_otel.version import __version__
 
 _meter = metrics.get_meter("reconify_otel", __version__)
@@ -21,11 +23,57 @@ _events = _meter.create_counter(
 )
 
 
+class Stats(TypedDict):
+    """What ``exporter.stats()`` and ``handler.stats()`` hold: every name from the start.
+
+    Each counts payloads (interactions), except ``retries`` (extra attempts) and
+    ``spool_unopenable_files`` (files whose payloads cannot be counted)."""
+
+    accepted: int  # taken by Reconify on the first round
+    rejected: int  # refused for good (400, 401, a 2xx with another status): not retried
+    failed: int  # tried until the deadline ran out; spooled
+    deferred: int  # not tried (endpoint down, export_timeout spent); spooled
+    shut_down: int  # interrupted by shutdown; spooled
+    retries: int
+    resent_accepted: int  # from the spool
+    resent_rejected: int
+    resent_failed: int  # a resend that failed; still in the spool
+    spooled: int  # written to the spool
+    spool_dropped: int  # dropped from the spool: byte cap or retention
+    spool_bad_lines: int  # unreadable spool lines, moved to a .bad file
+    spool_unopenable_files: int  # spool files that could not be opened: skipped
+    spool_write_failed: int  # lost: the spool could not be written
+    dropped_undelivered: int  # lost: not delivered and no spool
+    dropped_queue_full: int  # lost: the handler's queue was full
+    dropped_closed: int  # lost: logged to a closed handler
+    dropped_after_shutdown: int  # lost: exported after shutdown
+    internal_errors: int
+    bad_attributes: int  # unusable span attributes, mapped around
+    skipped_error_run: int
+    skipped_error_call: int
+    skipped_no_answer: int
+    skipped_duplicate: int
+    skipped_redact_failed: int
+    skipped_too_large: int
+    skipped_unmappable: int
+    skipped_bad_input: int  # handler API: no run object or dict with an id
+    skipped_not_configured: int  # dropped by the no-op built from the environment without keys
+
+
+STATS_NAMES: tuple[str, ...] = tuple(Stats.__annotations__)
+
+
 class Counters:
-    def __init__(self, component: str = "exporter") -> None:
+    def __init__(self, component: str = "exporter", known: Iterable[str] = ()) -> None:
+        """``known``: names present (as zero) in every snapshot before they are counted."""
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._known = tuple(known)
         self._component = component
+        reset_after_fork(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # a parent thread may have held it at fork
 
     def add(self, name: str, amount: int = 1) -> None:
         with self._lock:
@@ -34,11 +82,20 @@ class Counters:
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
-            return dict(self._counts)
+            return {**dict.fromkeys(self._known, 0), **self._counts}
+
+    def stats(self) -> Stats:
+        """The snapshot as the exporter's and handler's typed ``Stats``."""
+        return cast(Stats, self.snapshot())
+
+
+def delivery_counters(component: str) -> Counters:
+    """The exporter's and handler's counters: every ``Stats`` name from the start."""
+    return Counters(component, STATS_NAMES)
 
 
 def observe_spool(stats: Callable[[], tuple[int, int] | None]) -> None:
-    """Report what waits in a spool (``reconify_otel.delivery.spool.bytes`` and ``.files``).
+    """Report what waits in a spool (``reconify_otel.spool.bytes`` and ``.files``).
 
     ``stats`` returns (files, bytes), or None once the spool is gone.
     """
@@ -51,13 +108,13 @@ def observe_spool(stats: Callable[[], tuple[int, int] | None]) -> None:
         return callback
 
     _meter.create_observable_gauge(
-        "reconify_otel.delivery.spool.bytes",
+        "reconify_otel.spool.bytes",
         callbacks=[observe(1)],
         unit="By",
         description="Bytes of undelivered payloads waiting in the spool",
     )
     _meter.create_observable_gauge(
-        "reconify_otel.delivery.spool.files",
+        "reconify_otel.spool.files",
         callbacks=[observe(0)],
         unit="{file}",
         description="Files of undelivered payloads waiting in the spool",

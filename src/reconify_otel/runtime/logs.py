@@ -11,6 +11,8 @@ import threading
 import time
 from typing import Any
 
+from reconify_otel.runtime.forksafe import reset_after_fork
+
 
 class RateLimitedLog:
     def __init__(self, logger: logging.Logger, interval: float = 60.0) -> None:
@@ -19,6 +21,10 @@ class RateLimitedLog:
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        reset_after_fork(self)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # a parent thread may have held it at fork
 
     def warning(self, key: str, message: str, *args: Any) -> None:
         self.log(logging.WARNING, key, message, *args)

@@ -11,9 +11,7 @@ separate process (benchmarks), so the sink's threads do not compete with the cli
 
 from __future__ import annotations
 
-import argparse
 import json
-import signal
 import sys
 import threading
 import time
@@ -21,7 +19,6 @@ import zlib
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import Any, Literal, cast
 
 from reconify_otel_testing._http import LoopbackHandler, LoopbackServer
@@ -318,13 +315,6 @@ class ReconifySink(LoopbackServer):
         with self._cond:
             self._outage_until = 0.0
 
-    def reset_faults(self) -> None:
-        """Drop the script and outage and restore the ok default."""
-        with self._cond:
-            self._script.clear()
-            self._default = Answer.ok()
-            self._outage_until = 0.0
-
     # -- used by the handler ---------------------------------------------------------
 
     def _next_answer(self) -> Answer:
@@ -361,21 +351,11 @@ def _retry_after(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else str(seconds)
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Serve a sink until SIGTERM/SIGINT; prints ``listening <port>`` once ready."""
-    parser = argparse.ArgumentParser(prog="python -m reconify_otel_testing.sink")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--hold-ms", type=float, default=0.0, help="delay per accepted answer")
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    sink = ReconifySink(args.port, hold_ms=args.hold_ms, keep_payloads=False)
-    print(f"listening {sink.port}", flush=True)
-    sink.serve_forever()
-    return 0
+    """Serve a sink until SIGTERM/SIGINT (see ``sink_cli``; ``--show`` prints payloads)."""
+    from reconify_otel_testing.sink_cli import main as serve
+
+    return serve(argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""OpenInference spans (``openinference-instrumentation-openai`` / ``-anthropic``, Arize
+Phoenix): ``ChatCompletion``, ``Completion``, ``Response``, ``messages.create``...
+
+``input.value`` / ``output.value`` are the request body and the provider's answer as JSON,
+exactly what Reconify's modules send; they are used as they are, filtered to the documented
+shape. With content hidden they read ``__REDACTED__`` and the call is rebuilt from
+``llm.invocation_parameters``, ``llm.model_name``, ``llm.token_count.*`` and
+``llm.finish_reason``: no id then, since only ``output.value`` carries it.
+"""
+
+from __future__ import annotations
+
+from reconify_otel.core.llm import responses, shapes
+from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
+from reconify_otel.core.llm.shapes import LlmCall
+from reconify_otel.core.llm.values import Attrs, Json, as_str, first_str, int_attr, json_attr
+
+_FILTERS = {
+    CHAT: shapes.filter_chat_completion,
+    COMPLETION: shapes.filter_text_completion,
+    RESPONSES: responses.chat_response,
+    ANTHROPIC: shapes.filter_anthropic_message,
+}
+_TOKENS = ("llm.token_count.prompt", "llm.token_count.completion", "llm.token_count.total")
+_CACHE = ("llm.token_count.prompt_details.cache_read", "llm.token_count.prompt_details.cache_write")
+
+
+def map_openinference(flavor: str, attrs: Attrs) -> LlmCall | str:
+    bad: list[str] = []
+    body_in = json_attr(attrs, "input.value", dict, bad)
+    body_out = json_attr(attrs, "output.value", dict, bad)
+    params = json_attr(attrs, "llm.invocation_parameters", dict, bad) or {}
+    if body_out is None and not any(k in attrs for k in (*_TOKENS, "llm.model_name")):
+        return "the span holds no response (no output.value, model or token counts)"
+    request = _request(flavor, attrs, body_in, params)
+    response = _FILTERS[flavor](body_out) if body_out is not None else _bare(flavor, attrs, bad)
+    return LlmCall(
+        format="anthropic" if flavor == ANTHROPIC else "openai",
+        type="completion" if flavor == COMPLETION else "chat",
+        request=request,
+        response=response,
+        response_id=as_str(response.get("id")),
+        conversation_id=responses.conversation_of(body_in or {}, params, body_out or {})
+        if flavor == RESPONSES
+        else None,
+        bad_attributes=tuple(bad),
+    )
+
+
+def _request(flavor: str, attrs: Attrs, body_in: Json | None, params: Json) -> Json:
+    """The request body as sent, or (content hidden) its parameters with the content null."""
+    if body_in is not None:
+        body = {k: v for k, v in body_in.items() if k not in responses.SDK_ONLY}
+        return responses.chat_request(body) if flavor == RESPONSES else body
+    if flavor == RESPONSES:
+        return responses.chat_request(params)
+    request: Json = {"model": params.get("model") or first_str(attrs, "llm.request.model_name")}
+    request["prompt" if flavor == COMPLETION else "messages"] = None
+    request.update((k, v) for k, v in params.items() if k != "model")
+    return request
+
+
+def _bare(flavor: str, attrs: Attrs, bad: list[str]) -> Json:
+    """The answer without ``output.value``: model, finish reason and usage only."""
+    model = first_str(attrs, "llm.response.model_name", "llm.model_name")
+    finish = first_str(attrs, "llm.finish_reason")
+    prompt, completion, total = (int_attr(attrs, bad, key) for key in _TOKENS)
+    if flavor == ANTHROPIC:
+        if prompt is not None:  # OpenInference counts cache reads and writes as input
+            prompt -= sum(int_attr(attrs, bad, key) or 0 for key in _CACHE)
+        usage = shapes.anthropic_usage(prompt, completion)
+        return shapes.anthropic_message(None, model, None, finish, usage)
+    openai_usage = shapes.openai_usage(prompt, completion, total)
+    if flavor == COMPLETION:
+        choice = shapes.completion_choice(0, None, finish)
+        return shapes.text_completion(None, None, model, [choice], openai_usage)
+    chat_choice = shapes.chat_choice(0, None, [], finish)
+    return shapes.chat_completion(None, None, model, [chat_choice], openai_usage)

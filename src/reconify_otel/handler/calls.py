@@ -1,0 +1,109 @@
+"""A plain LLM call the handler saw (its keyword arguments, the provider's answer) as the
+record the one mapping reads.
+
+OpenInference's span layout holds exactly that: the request body and the answer as JSON
+(``input.value`` / ``output.value``), which ``core.llm`` filters to the documented
+shapes (a ``Response`` becomes the chat shape). So the handler writes that layout and
+lets ``map_span`` do the rest: no second mapping, and the same call gives the same
+payload whichever route it took.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from reconify_otel import identity
+from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
+from reconify_otel.core.llm.responses import SDK_ONLY
+from reconify_otel.core.record import SpanRecord
+from reconify_otel.core.run_attributes import to_dict
+
+# The OpenInference span name of each call (``core.llm.select.OPENINFERENCE``).
+SPAN_NAMES = {
+    CHAT: "ChatCompletion",
+    COMPLETION: "Completion",
+    RESPONSES: "Response",
+    ANTHROPIC: "messages.create",
+}
+# The object each OpenAI answer says it is, and the call it answers.
+_OPENAI_OBJECTS = {"chat.completion": CHAT, "text_completion": COMPLETION, "response": RESPONSES}
+
+
+def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments the API received: no ``omit``/``NOT_GIVEN`` placeholders and
+    none of the SDK's own options (``extra_headers``, ``timeout``...)."""
+    return {
+        key: value
+        for key, value in kwargs.items()
+        if key not in SDK_ONLY and type(value).__name__ not in ("Omit", "NotGiven")
+    }
+
+
+def request_text(kwargs: Mapping[str, Any]) -> str:
+    """The request as JSON, taken when the call is made."""
+    return json.dumps(given(kwargs), default=_json_value)
+
+
+def flavor_of(
+    provider_format: str, request: Mapping[str, Any], response: Mapping[str, Any]
+) -> str | None:
+    """Which call ``log_chat`` was given: the answer's ``object`` says, else the request's
+    content key (``prompt``, ``input``, ``messages``); None when neither does."""
+    if provider_format == "anthropic":
+        return ANTHROPIC
+    if provider_format != "openai":
+        return None
+    found = _OPENAI_OBJECTS.get(str(response.get("object")))
+    if found is not None:
+        return found
+    for key, kind in (("prompt", COMPLETION), ("input", RESPONSES), ("messages", CHAT)):
+        if key in request:
+            return kind
+    return None
+
+
+def call_record(
+    flavor: str,
+    request: str,
+    response: Any,
+    start_ns: int,
+    end_ns: int,
+    captured: identity.Captured,
+) -> SpanRecord | None:
+    """The call (``request``: from ``request_text``) as a record for ``Preparer.prepare``;
+    None when the answer is no object.
+
+    Each call gets its own random trace id: calls without a provider id are then never
+    taken for duplicates of one another (``core.dedup``), while one call logged twice is.
+    """
+    answer = to_dict(response)
+    if answer is None:
+        return None
+    attributes = {
+        "openinference.span.kind": "LLM",
+        "input.value": request,
+        "output.value": json.dumps(answer, default=_json_value),
+    }
+    return SpanRecord(
+        name=SPAN_NAMES[flavor],
+        attributes=identity.with_identity(attributes, captured),
+        start_ns=start_ns,
+        end_ns=max(start_ns, end_ns),
+        # A Response can come back (or a stream end) with status "failed": an error, not sent.
+        is_error=answer.get("status") == "failed" and flavor == RESPONSES,
+        trace_id=random.getrandbits(128),
+    )
+
+
+def _json_value(value: Any) -> Any:
+    """Request values JSON cannot write: SDK objects as the SDK sends them (fields that were
+    set), sets as lists; anything else (a callable, a client) as null, never a guess."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", exclude_unset=True)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return None

@@ -1,0 +1,162 @@
+"""Recorded OpenAI and Anthropic traffic served on 127.0.0.1 to the real SDKs.
+
+Every ``POST`` of a cassette is one call: its recorded JSON body *is* the call's keyword
+arguments, and its recorded answer (JSON or server-sent events) is served back. Several
+POSTs to one path are answered in recorded order, one each, so a test drives the real
+``openai``/``anthropic`` client with ``create(**recorded_request)`` and sees exactly what
+the provider sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconify_otel_testing import LLM_RECORDINGS
+from reconify_otel_testing._http import LoopbackHandler, LoopbackServer
+from reconify_otel_testing.cassette import load_cassette
+
+# Which SDK method a recorded path belongs to (the path after the API version prefix).
+CALLS = {
+    "/v1/chat/completions": ("openai", "chat.completions.create"),
+    "/v1/completions": ("openai", "completions.create"),
+    "/v1/responses": ("openai", "responses.create"),
+    "/v1/messages": ("anthropic", "messages.create"),
+}
+
+
+@dataclass(frozen=True)
+class RecordedCall:
+    """One recorded call: the keyword arguments it was made with, and the answer."""
+
+    cassette: str
+    index: int  # the call's position among the cassette's calls
+    provider: str  # "openai" | "anthropic"
+    method: str  # e.g. "chat.completions.create"
+    path: str
+    request: dict[str, Any]
+    status: int
+    body: bytes
+    content_type: str
+
+    @property
+    def streamed(self) -> bool:
+        return bool(self.request.get("stream"))
+
+    def answer(self) -> dict[str, Any] | None:
+        """The recorded JSON answer (None for a streamed one)."""
+        if self.streamed or "json" not in self.content_type:
+            return None
+        value = json.loads(self.body)
+        return value if isinstance(value, dict) else None
+
+    def events(self) -> list[dict[str, Any]]:
+        """The JSON ``data:`` events of a streamed answer, in order."""
+        found = []
+        for line in self.body.decode("utf-8").splitlines():
+            if line.startswith("data:"):
+                data = line[5:].strip()
+                if data and data != "[DONE]":
+                    found.append(json.loads(data))
+        return found
+
+
+def recorded_calls(cassette: str | Path) -> list[RecordedCall]:
+    """The 2xx POSTs of a cassette (a name in ``recordings/llm`` or a path), in order."""
+    path = Path(cassette)
+    if not path.suffix:
+        path = LLM_RECORDINGS / f"{cassette}.yaml"
+    calls: list[RecordedCall] = []
+    for interaction in load_cassette(path):
+        if interaction.method != "POST" or not 200 <= interaction.status < 300:
+            continue
+        provider, method = CALLS.get(interaction.path, ("", ""))
+        if not provider:
+            continue
+        calls.append(
+            RecordedCall(
+                cassette=path.stem,
+                index=len(calls),
+                provider=provider,
+                method=method,
+                path=interaction.path,
+                request=json.loads(interaction.request_body),
+                status=interaction.status,
+                body=interaction.body,
+                content_type=interaction.content_type,
+            )
+        )
+    return calls
+
+
+def llm_cassettes() -> list[str]:
+    """The names of every recorded LLM cassette."""
+    return sorted(path.stem for path in LLM_RECORDINGS.glob("*.yaml"))
+
+
+class _ReplayHandler(LoopbackHandler):
+    def do_POST(self) -> None:
+        owner: LlmReplay = self.owner  # type: ignore[assignment]
+        body = self.read_body()
+        answer = owner.next_answer(self.path_only, body)
+        if answer is None:
+            self.send_whole(404, b'{"error": {"message": "no recorded answer left"}}')
+            return
+        self.send_whole(answer.status, answer.body, answer.content_type)
+
+
+class LlmReplay(LoopbackServer):
+    """Serves recorded calls, per path in recorded order; ``fail_next`` answers an error.
+
+    ``base_url`` is what the SDK client takes (``/v1`` for OpenAI; the Anthropic client
+    adds ``/v1`` itself, so it takes ``url``).
+    """
+
+    handler_class = _ReplayHandler
+
+    def __init__(self, calls: list[RecordedCall] | None = None, port: int = 0) -> None:
+        super().__init__(port)
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[RecordedCall]] = defaultdict(deque)
+        self._failures: deque[int] = deque()
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        for call in calls or ():
+            self.add(call)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def add(self, call: RecordedCall) -> None:
+        with self._lock:
+            self._queues[call.path].append(call)
+
+    def fail_next(self, status: int = 500) -> None:
+        """The next call, whatever its path, is answered with ``status`` and an error body."""
+        with self._lock:
+            self._failures.append(status)
+
+    def next_answer(self, path: str, body: bytes) -> RecordedCall | _Failure | None:
+        try:
+            request = json.loads(body) if body else {}
+        except ValueError:
+            request = {}
+        with self._lock:
+            self.received.append((path, request if isinstance(request, dict) else {}))
+            if self._failures:
+                return _Failure(self._failures.popleft())
+            queue = self._queues.get(path)
+            if not queue:
+                return None
+            return queue.popleft()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    body: bytes = b'{"error": {"message": "failure asked for by the test", "type": "server_error"}}'
+    content_type: str = "application/json"

@@ -1,0 +1,158 @@
+"""Which spans the LLM-call mapping selects, and how it treats attributes no instrumentation
+should write (unusable values are named and mapped around; nothing raises)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from reconify_otel.core.llm import LlmCall, is_llm_call, map_llm_call
+
+# --- selection ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes"),
+    [
+        ("openai.chat", {}),
+        ("openai.completion", {}),
+        ("openai.response", {}),
+        ("anthropic.chat", {}),
+        ("chat gpt-4o", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}),
+        ("chat gpt-4o", {"gen_ai.operation.name": "chat", "gen_ai.system": "openai"}),
+        ("chat", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "azure.ai.openai"}),
+        ("chat claude", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic"}),
+        ("ChatCompletion", {"openinference.span.kind": "LLM"}),
+        ("Completion", {"openinference.span.kind": "LLM"}),
+        ("Response", {"openinference.span.kind": "LLM"}),
+        ("messages.create", {"openinference.span.kind": "LLM"}),
+    ],
+)
+def test_llm_spans_are_selected(name: str, attributes: dict[str, Any]) -> None:
+    assert is_llm_call(name, attributes)
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes"),
+    [
+        ("GET /v1/models", {"http.request.method": "GET"}),
+        ("POST", {"http.request.method": "POST", "url.full": "https://api.openai.com/v1/chat"}),
+        ("invoke_agent Math Tutor", {"openai.assistants.run.id": "run_1"}),
+        ("openai.assistant.run", {}),
+        ("openai.assistant.run_stream", {}),
+        ("openai.embeddings", {}),
+        ("CreateEmbeddings", {"openinference.span.kind": "EMBEDDING"}),
+        ("ChatCompletion", {}),  # same name, not an OpenInference LLM span
+        ("Response", {"openinference.span.kind": "CHAIN"}),
+        (
+            "chat gemini-2.0",
+            {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "gcp.gemini"},
+        ),
+        ("chat gpt-4o", {"gen_ai.provider.name": "openai"}),  # no operation name
+        ("chatbot.turn", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}),
+        ("embeddings text-embedding-3-small", {"gen_ai.operation.name": "embeddings"}),
+        ("", {}),
+    ],
+)
+def test_other_spans_are_not(name: str, attributes: dict[str, Any]) -> None:
+    assert not is_llm_call(name, attributes)
+    assert isinstance(map_llm_call(name, attributes), str)
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+
+def test_span_without_any_answer_gives_a_reason() -> None:
+    assert isinstance(map_llm_call("openai.chat", {"gen_ai.request.model": "gpt-4o"}), str)
+    assert isinstance(map_llm_call("ChatCompletion", {"openinference.span.kind": "LLM"}), str)
+
+
+def test_unusable_attributes_are_named_and_mapped_around() -> None:
+    attrs = {
+        "gen_ai.response.id": "chatcmpl-1",
+        "gen_ai.input.messages": "[not json",
+        "gen_ai.output.messages": '{"a": 1}',
+        "gen_ai.usage.input_tokens": "many",
+        "gen_ai.usage.output_tokens": 3,
+    }
+    call = map_llm_call("openai.chat", attrs)
+    assert isinstance(call, LlmCall)
+    assert call.bad_attributes == (
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.usage.input_tokens",
+    )
+    assert call.response["usage"] == {
+        "prompt_tokens": None,
+        "completion_tokens": 3,
+        "total_tokens": None,
+    }
+    oi = map_llm_call(
+        "ChatCompletion",
+        {"openinference.span.kind": "LLM", "output.value": "{", "llm.model_name": "gpt-4o"},
+    )
+    assert isinstance(oi, LlmCall) and oi.bad_attributes == ("output.value",)
+
+
+def test_arbitrary_attribute_values_never_raise() -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    json_text = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=12,
+    ).map(json.dumps)
+    keys = st.sampled_from(
+        [
+            "gen_ai.input.messages",
+            "gen_ai.output.messages",
+            "gen_ai.response.id",
+            "gen_ai.response.finish_reasons",
+            "gen_ai.usage.input_tokens",
+            "gen_ai.tool.definitions",
+            "gen_ai.system_instructions",
+            "gen_ai.prompt.0.content",
+            "gen_ai.prompt.0.role",
+            "gen_ai.completion.0.tool_calls.0.arguments",
+            "llm.request.functions.0.parameters",
+            "input.value",
+            "output.value",
+            "llm.invocation_parameters",
+            "llm.token_count.prompt",
+        ]
+    )
+    values = (
+        json_text
+        | st.integers()
+        | st.floats()
+        | st.text(max_size=5)
+        | st.lists(st.text(max_size=3))
+    )
+    names = st.sampled_from(
+        [
+            "openai.chat",
+            "openai.completion",
+            "openai.response",
+            "anthropic.chat",
+            "Response",
+            "ChatCompletion",
+            "messages.create",
+            "Completion",
+        ]
+    )
+
+    @hypothesis.given(names, st.dictionaries(keys, values, max_size=8), st.booleans())
+    @hypothesis.settings(max_examples=400, deadline=None)
+    def check(name: str, attrs: dict[str, Any], capture: bool) -> None:
+        attrs = dict(attrs, **{"openinference.span.kind": "LLM"})
+        result = map_llm_call(name, attrs, capture)
+        assert isinstance(result, (LlmCall, str))
+        if isinstance(result, LlmCall):
+            json.dumps(result.request)
+            json.dumps(result.response)
+
+    check()
