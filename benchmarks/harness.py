@@ -7,16 +7,28 @@ section (and its PASS/MISS targets) to ``run.report``.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from benchmarks.common import API_KEY, APP_KEY, wait_accepted
+from benchmarks.common import (
+    API_KEY,
+    APP_KEY,
+    PYTHON,
+    env_for_children,
+    free_port,
+    median,
+    stop,
+    wait_accepted,
+)
 
 BATCH = 512  # what BatchSpanProcessor hands an exporter at most
 
@@ -100,6 +112,16 @@ def batches(spans: Sequence[ReadableSpan]) -> list[Sequence[ReadableSpan]]:
     return [spans[i : i + BATCH] for i in range(0, len(spans), BATCH)]
 
 
+def export_all(
+    exporter: Any, spans: Sequence[ReadableSpan], what: str, problems: list[str]
+) -> None:
+    """``spans`` through ``exporter.export`` in 512-span batches; a failed batch is a problem."""
+    for batch in batches(spans):
+        result = exporter.export(batch)
+        if result.name != "SUCCESS":
+            problems.append(f"{what}: export returned {result}")
+
+
 def fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
@@ -122,9 +144,8 @@ def new_exporter(endpoint: str, **options: Any) -> Any:
 
 def preparer() -> Callable[[Sequence[ReadableSpan]], list[bytes]]:
     """What the exporter does before sending: select, convert, map, shape, encode."""
-    from reconify_otel.core.assistant import is_assistant_run
     from reconify_otel.exporter.sdk_record import from_sdk
-    from reconify_otel.prepare import Preparer
+    from reconify_otel.prepare import Prepared, Preparer
     from reconify_otel.runtime.counters import Counters
     from reconify_otel.settings import resolve
 
@@ -134,11 +155,10 @@ def preparer() -> Callable[[Sequence[ReadableSpan]], list[bytes]]:
     def run(spans: Sequence[ReadableSpan]) -> list[bytes]:
         bodies: list[bytes] = []
         for span in spans:
-            if is_assistant_run(span.name, span.attributes or {}):
-                result = prep.prepare(from_sdk(span))
-                body = result if isinstance(result, bytes) else getattr(result, "body", None)
-                if body is not None:
-                    bodies.append(body)
+            if prep.selects(span.name, span.attributes or {}):
+                prepared = prep.prepare(from_sdk(span))
+                if isinstance(prepared, Prepared):
+                    bodies.append(prepared.body)
         return bodies
 
     return run
@@ -149,3 +169,58 @@ def check_delivery(base: str, expected: int, label: str, problems: list[str]) ->
     if stats["accepted"] != expected or stats["attempts"] != expected or stats["invalid"]:
         problems.append(f"{label}: expected {expected} accepted once each, sink says {stats}")
     return stats
+
+
+def rates_table(routes: dict[str, list[float]]) -> str:
+    """One row per route: the median and every repetition's spans per second."""
+    rows = [
+        [route, fmt(median(rates)), ", ".join(fmt(rate, 0) for rate in rates)]
+        for route, rates in routes.items()
+    ]
+    return table(["route", "median spans/s", "runs /s"], rows)
+
+
+def delivery_check(problems: list[str]) -> str:
+    if not problems:
+        return "every run: accepted == attempts == spans sent"
+    return "DELIVERY PROBLEMS: " + "; ".join(problems)
+
+
+def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0, what: str = "the bridge"
+) -> None:
+    """Until ``url`` answers; a process that exits first or never answers is an error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited at start")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:
+                answer.read()
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not answer {url}")
+
+
+@contextmanager
+def bridge_process(sink: str, spool: Path, **env: str) -> Iterator[str]:
+    """``python -m reconify_otel.cli bridge`` forwarding to the sink at ``sink``, in its own
+    process with default settings (``env``: more ``RECONIFY_*`` variables); yields its URL."""
+    port = free_port()
+    child_env = env_for_children(
+        RECONIFY_ENDPOINT=f"{sink}/track",
+        RECONIFY_APP_KEY=APP_KEY,
+        RECONIFY_API_KEY=API_KEY,
+        RECONIFY_SPOOL_DIR=str(spool),
+        **env,
+    )
+    args = [PYTHON, "-m", "reconify_otel.cli", "bridge", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*args, "--log-level", "warning"], env=child_env, stdout=subprocess.DEVNULL
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc, 15)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,19 @@ def private_spool(
     return directory
 
 
+TRACELOOP_RESPONSES = "opentelemetry.instrumentation.openai.v1.responses_wrappers"
+
+
 @pytest.fixture(autouse=True)
 def bare_openai_sdk() -> Iterator[None]:
-    """No test sees another test's instrumentation."""
+    """No test sees another test's instrumentation, nor what it remembered: traceloop keeps
+    every Responses call it saw by response id, module-wide, and continues the old span
+    when a replayed id comes back (so a test after another that replayed it got no span)."""
+    traceloop_responses = sys.modules.get(
+        "opentelemetry.instrumentation.openai.v1.responses_wrappers"
+    )
+    if traceloop_responses is not None:
+        traceloop_responses.responses.clear()
     with sdk_restored():
         yield
 

@@ -7,8 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reconify_otel.core.llm import LlmCall, is_llm_call, map_llm_call
+from reconify_otel.core.assistant import is_assistant_run
+from reconify_otel.core.llm import LlmCall, is_llm_call, llm_flavor, map_llm_call
+from reconify_otel.core.llm.select import OPENINFERENCE, TRACELOOP
+from reconify_otel.core.mapping import Selection
 
 # --- selection ------------------------------------------------------------------------------
 
@@ -156,3 +161,40 @@ def test_arbitrary_attribute_values_never_raise() -> None:
             json.dumps(result.response)
 
     check()
+
+
+_NAMES_SEEN = sorted(
+    {
+        *TRACELOOP,
+        *OPENINFERENCE,
+        "chat",
+        "chat gpt-4o",
+        "chatbot turn",
+        "invoke_agent Math Tutor",
+        "openai.assistant.run",
+        "openai.assistant.run_stream",
+        "GET /health",
+        "embeddings text-embedding-3-small",
+        "",
+    }
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.one_of(st.sampled_from(_NAMES_SEEN), st.text(max_size=30)),
+    attributes=st.fixed_dictionaries(
+        {},
+        optional={
+            "gen_ai.operation.name": st.sampled_from(["chat", "embeddings"]),
+            "gen_ai.provider.name": st.sampled_from(["openai", "anthropic", "cohere"]),
+            "openinference.span.kind": st.sampled_from(["LLM", "CHAIN"]),
+            "openai.assistants.run.id": st.just("run_1"),
+            "reconify.superseded": st.booleans(),
+        },
+    ),
+)
+def test_the_name_prefilter_never_changes_the_answer(name: str, attributes: dict[str, Any]) -> None:
+    """``Selection`` answers unrelated names before calling the rules: the same answer."""
+    by_rules = is_assistant_run(name, attributes) or llm_flavor(name, attributes) is not None
+    assert Selection()(name, attributes) is by_rules

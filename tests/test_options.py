@@ -1,6 +1,7 @@
 """One set of options, named alike in four places: ``settings.OPTIONS`` (with ``Settings``,
-the one validator), the README's configuration table, ``ReconifySpanExporter`` and
-``reconify_openai_handler``. Adding an option to one place fails here until all agree."""
+the one validator), the README's configuration table, ``settings.ReconifyOptions`` (the
+typed keywords of ``ReconifySpanExporter`` and ``reconify_openai_handler``) and those two
+signatures. Adding an option to one place fails here until all agree."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import inspect
 import re
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ForwardRef
 
 import pytest
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.handler.openai_handler import reconify_openai_handler
-from reconify_otel.settings import OPTIONS, Settings
+from reconify_otel.settings import OPTIONS, ReconifyOptions, Settings
 
 from .helpers import API_KEY, APP_KEY
 
@@ -23,10 +24,11 @@ KEYS = ("app_key", "api_key")  # validated apart from OPTIONS, also in the table
 ARGUMENT_ONLY = ("redact", "transport")  # objects: no environment variable
 HOW_TO_ADD = (
     "an option lives in four places: settings.OPTIONS (+ a Settings field), the README's "
-    "configuration table (| `name` | `RECONIFY_NAME` | default | meaning |), and a typed "
-    "keyword-only parameter `name: <Settings type> | None = None` of both "
-    "ReconifySpanExporter.__init__ (src/reconify_otel/exporter/span_exporter.py) and "
-    "reconify_openai_handler (src/reconify_otel/handler/openai_handler.py)"
+    "configuration table (| `name` | `RECONIFY_NAME` | default | meaning |), and a key "
+    "`name: <Settings type> | None` of settings.ReconifyOptions, the keywords "
+    "(`**options: Unpack[ReconifyOptions]`) of both ReconifySpanExporter.__init__ "
+    "(src/reconify_otel/exporter/span_exporter.py) and reconify_openai_handler "
+    "(src/reconify_otel/handler/openai_handler.py)"
 )
 
 
@@ -38,11 +40,28 @@ def readme_table() -> dict[str, str]:
     return dict(rows)
 
 
-def options_of(function: Any, skip: tuple[str, ...]) -> dict[str, inspect.Parameter]:
+def options_of(function: Any, skip: tuple[str, ...]) -> dict[str, str]:
+    """Option name -> its annotation: the named parameters (bar ``skip``) and the keys of
+    the TypedDict that types ``**options``."""
+    named: dict[str, str] = {}
+    keywords: dict[str, str] = {}
+    for name, parameter in inspect.signature(function).parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            assert parameter.annotation == "Unpack[ReconifyOptions]", HOW_TO_ADD
+            keywords = typed_options()
+        elif name not in skip:
+            assert parameter.default is None, f"{name}: None means 'from RECONIFY_*, else default'"
+            named[name] = str(parameter.annotation)
+    assert not set(named) & set(keywords), "an option is both a parameter and a key"
+    return named | keywords
+
+
+def typed_options() -> dict[str, str]:
+    """``ReconifyOptions``'s keys and annotations, as written in settings.py."""
+    assert not ReconifyOptions.__total__  # every option may be left out
     return {
-        name: parameter
-        for name, parameter in inspect.signature(function).parameters.items()
-        if name not in skip
+        name: annotation.__forward_arg__ if isinstance(annotation, ForwardRef) else annotation
+        for name, annotation in ReconifyOptions.__annotations__.items()
     }
 
 
@@ -68,19 +87,18 @@ def test_the_readme_table_lists_every_option_with_its_variable() -> None:
 def test_the_signature_has_every_option_typed_and_keyword(
     function: Any, skip: tuple[str, ...]
 ) -> None:
-    parameters = options_of(function, skip)
-    assert set(parameters) == expected_names(), HOW_TO_ADD
+    annotations = options_of(function, skip)
+    assert set(annotations) == expected_names(), HOW_TO_ADD
     types = {f.name: str(f.type) for f in fields(Settings)}
-    for name, parameter in parameters.items():
-        assert parameter.kind is not inspect.Parameter.VAR_KEYWORD
-        assert parameter.default is None, f"{name}: None means 'from RECONIFY_*, else default'"
+    for name, annotation in annotations.items():
         declared = types[name] if types[name].endswith("| None") else f"{types[name]} | None"
-        assert parameter.annotation == declared, f"{name}: {HOW_TO_ADD}"
+        assert annotation == declared, f"{name}: {HOW_TO_ADD}"
     # Only ``endpoint`` may be positional (after the client or before the keys).
     positional = [
         name
-        for name, parameter in parameters.items()
-        if parameter.kind is not inspect.Parameter.KEYWORD_ONLY
+        for name, parameter in inspect.signature(function).parameters.items()
+        if name not in skip
+        and parameter.kind not in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD)
     ]
     assert positional == (["endpoint"] if function is ReconifySpanExporter.__init__ else [])
 

@@ -19,9 +19,6 @@ from typing import Any
 import yaml
 
 from benchmarks.common import (
-    API_KEY,
-    APP_KEY,
-    PYTHON,
     ROOT,
     env_for_children,
     free_port,
@@ -32,8 +29,17 @@ from benchmarks.common import (
     stop,
     wait_accepted,
 )
-from benchmarks.harness import BenchRun, batches, log, new_exporter, rotated
-from benchmarks.sections.bridge import delivery_check, rates_table, wait_healthy
+from benchmarks.harness import (
+    BenchRun,
+    bridge_process,
+    delivery_check,
+    export_all,
+    log,
+    new_exporter,
+    rates_table,
+    rotated,
+    wait_healthy,
+)
 
 BUILD_SCRIPT = ROOT / "collector" / "build.sh"
 CONFIG = ROOT / "otel-collector-config.yaml"
@@ -85,25 +91,6 @@ def collector(binary: Path, bridge_url: str, workdir: Path) -> Iterator[tuple[st
         stop(proc, 15)
 
 
-@contextmanager
-def bridge(sink: str, spool: Path) -> Iterator[str]:
-    port = free_port()
-    env = env_for_children(
-        RECONIFY_ENDPOINT=f"{sink}/track",
-        RECONIFY_APP_KEY=APP_KEY,
-        RECONIFY_API_KEY=API_KEY,
-        RECONIFY_BRIDGE_TOKEN=TOKEN,
-        RECONIFY_SPOOL_DIR=str(spool),
-    )
-    args = [PYTHON, "-m", "reconify_otel.cli", "bridge", "--port", str(port)]
-    proc = subprocess.Popen([*args, "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/healthz", proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc, 15)
-
-
 def peak_rss_mib(pid: int) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -124,7 +111,9 @@ def bench(run: BenchRun) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="reconify-bench-otelcol-") as tmp,
         sink_process() as base,
-        bridge(base, run.spool_dir / "collector-bridge") as bridge_url,
+        bridge_process(
+            base, run.spool_dir / "collector-bridge", RECONIFY_BRIDGE_TOKEN=TOKEN
+        ) as bridge_url,
         collector(binary, bridge_url, Path(tmp)) as (traces_url, pid),
     ):
         otlp = OTLPSpanExporter(endpoint=traces_url, compression=Compression.Gzip, timeout=60)
@@ -134,9 +123,7 @@ def bench(run: BenchRun) -> None:
                 sink_reset(base)
                 exporter = otlp if kind == "collector" else new_exporter(f"{base}/track")
                 started = time.perf_counter()
-                for batch in batches(spans):
-                    if exporter.export(batch).name != "SUCCESS":
-                        problems.append(f"{kind}: an export failed")
+                export_all(exporter, spans, kind, problems)
                 # The Collector answers once the spans are in its queue: wait for the sink.
                 stats = wait_accepted(base, len(spans), DELIVERY_TIMEOUT)
                 elapsed = time.perf_counter() - started

@@ -61,7 +61,7 @@ def bench(run: BenchRun) -> None:
         results[kind] = samples
     rows = []
     labels = {
-        "ours": "ours: is_assistant_run + from_sdk + Preparer.prepare (map, shape, encode)",
+        "ours": "ours: Preparer.selects + from_sdk + Preparer.prepare (map, shape, encode)",
         "otlp": "OTLP: encode_spans(batch).SerializeToString()",
         "map": "  of which map_span alone",
         "encode": "  of which encode (json.dumps with keys) alone",

@@ -10,8 +10,8 @@ import requests
 from benchmarks.common import make_spans, median, sink_process, sink_reset
 from benchmarks.harness import (
     BenchRun,
-    batches,
     check_delivery,
+    export_all,
     fmt,
     log,
     new_exporter,
@@ -46,10 +46,7 @@ def bench(run: BenchRun) -> None:
                     if kind == "a":
                         exporter = new_exporter(url)
                         started = time.perf_counter()
-                        for batch in batches(spans):
-                            result = exporter.export(batch)
-                            if result.name != "SUCCESS":
-                                problems.append(f"hold {hold} (a): export returned {result}")
+                        export_all(exporter, spans, f"hold {hold} (a)", problems)
                         elapsed = time.perf_counter() - started
                         exporter.shutdown()
                     elif kind == "b":

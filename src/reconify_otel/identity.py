@@ -3,7 +3,7 @@
 Reconify's own modules keep user and session in process globals, which mixes users up
 in a server handling many at once. Here a ``with session(...)`` or ``with user(...)``
 block holds for its thread or asyncio task only, nests, and restores the outer value.
-What is current when an assistant-run span starts is recorded on the span (see
+What is current when an LLM call's or Assistants run's span starts is recorded on the span (see
 ``span_attributes``), so it reaches Reconify on every route, the Collector bridge too.
 """
 

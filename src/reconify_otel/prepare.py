@@ -1,4 +1,4 @@
-"""The one step every route takes with a selected run: map it, shape it for leaving the
+"""The one step every route takes with a selected span: map it, shape it for leaving the
 process (content switch, PII masking, the ``redact`` hook, size caps), count what is
 skipped, show it in debug mode, and encode it with the keys.
 
@@ -54,7 +54,7 @@ class Preparer:
         self._recent_calls = RecentCalls()
 
     def prepare(self, record: SpanRecord) -> Prepared | Skipped:
-        """The request body for one run, or why there is none (counted). Never raises:
+        """The request body for one span, or why there is none (counted). Never raises:
         one span nothing foresaw must not cost the rest of its batch."""
         try:
             return self._prepare(record)

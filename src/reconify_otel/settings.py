@@ -14,7 +14,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 from urllib.parse import urlsplit
 
 from reconify_otel.core.payload import INTERACTION_KINDS
@@ -88,6 +88,34 @@ class Settings:
     @property
     def secrets(self) -> tuple[str, str]:
         return self.app_key.reveal(), self.api_key.reveal()
+
+
+class ReconifyOptions(TypedDict, total=False):
+    """The keyword options ``ReconifySpanExporter`` and ``reconify_openai_handler`` share
+    (``**options: Unpack[ReconifyOptions]``), typed once; ``None`` means "from the
+    ``RECONIFY_*`` variable, else the default". The README's configuration table."""
+
+    timeout: float | None
+    concurrency: int | None
+    compression: str | None
+    session_timeout: int | None
+    debug: bool | None
+    allow_insecure: bool | None
+    ca_bundle: str | None
+    capture_content: bool | None
+    mask_pii: bool | None
+    max_field_bytes: int | None
+    max_payload_bytes: int | None
+    spool: bool | None
+    spool_dir: str | None
+    spool_max_bytes: int | None
+    spool_retention_hours: float | None
+    max_queue: int | None
+    spool_retry_seconds: float | None
+    redact: Redact | None
+    export_timeout: float | None
+    transport: HttpTransport | None
+    interactions: frozenset[str] | None
 
 
 def number(value: Any, env: str, default: Any, kind: type, name: str, minimum: float) -> Any:
@@ -249,8 +277,11 @@ def resolve(*, app_key: str | None = None, api_key: str | None = None, **options
     from reconify_otel.version import __version__
 
     unknown = sorted(set(options) - OPTION_NAMES)
-    if unknown:
-        raise TypeError(f"unknown option(s) {unknown}; known: {sorted(OPTION_NAMES)}")
+    if unknown:  # worded as Python words it: the exporter and handler take ``**options``
+        raise TypeError(
+            f"got an unexpected keyword argument {unknown[0]!r}; "
+            f"the options are {sorted(OPTION_NAMES)}"
+        )
     app, api = pick(app_key, ENV_APP_KEY), pick(api_key, ENV_API_KEY)
     missing = [
         f"{arg} (or the {env} environment variable)"

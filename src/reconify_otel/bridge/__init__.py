@@ -1,4 +1,4 @@
-"""``reconify-otel bridge``: an OTLP/HTTP receiver that maps assistant runs to Reconify.
+"""``reconify-otel bridge``: an OTLP/HTTP receiver that sends LLM calls to Reconify.
 
 For an OpenTelemetry Collector (``otlphttp`` exporter) in front of it: see
 docs/collector.md. ``create_app`` builds the ASGI app (tests, other servers);

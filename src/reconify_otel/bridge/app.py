@@ -63,10 +63,10 @@ class BridgeApp:
         self.counters = Counters("bridge")
         self.window = DedupWindow(config.dedup_window)
         # With the bridge's counters, so that retries show in /healthz.
-        self._transport = RetryingSender(settings, self.counters)
+        self._sender = RetryingSender(settings, self.counters)
         self._fanout = FanOut(settings.concurrency)
         self._forwarder = Forwarder(
-            settings, self._transport, self._fanout, self.window, self.counters, config.retry_after
+            settings, self._sender, self._fanout, self.window, self.counters, config.retry_after
         )
         self.budget = MemoryBudget(config.max_request_memory)
         self._token = config.token.reveal().encode() if config.token is not None else None
@@ -80,14 +80,14 @@ class BridgeApp:
 
     def close(self) -> None:
         """Stop sending (a pending retry ends at once) and release threads. Idempotent."""
-        self._transport.close()
+        self._sender.close()
         self._fanout.close()
         self._workers.shutdown(wait=False, cancel_futures=True)
         self._decoder.shutdown(wait=False, cancel_futures=True)
 
     @property
     def closed(self) -> bool:
-        return self._transport.closed
+        return self._sender.closed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -1,7 +1,7 @@
 """From a decoded OTLP batch to Reconify: select, deduplicate, map, encode, send.
 
-The same ``is_selected`` / ``map_span`` / ``encode`` / ``RetryingSender`` as the
-in-process exporter, so a run gives the same payload by either route. What is new
+The same ``Preparer`` (select, map, shape, encode) and ``RetryingSender`` as the
+in-process exporter, so an interaction gives the same payload by either route. What is new
 here is only what a server needs: remembering what was delivered, so the
 Collector's whole-batch retries send each interaction once, and a verdict the
 HTTP layer turns into 200, partial success or 503.
@@ -113,13 +113,13 @@ class Forwarder:
         self._default_retry_after = default_retry_after
 
     def forward(self, request: ExportTraceServiceRequest) -> Verdict:
-        runs = _unique(selected_spans(request, self._preparer.selects))
-        self._counters.add("selected_spans", len(runs))
-        keys = [_key(run) for run in runs]
+        records = _unique(selected_spans(request, self._preparer.selects))
+        self._counters.add("selected_spans", len(records))
+        keys = [_key(record) for record in records]
         seen = self._window.claim(keys)
         unsettled = {key for key, state in zip(keys, seen, strict=True) if state is Seen.NEW}
         try:
-            return self._forward(runs, keys, seen, unsettled)
+            return self._forward(records, keys, seen, unsettled)
         finally:
             for key in unsettled:  # failed, or an error: a retry sends these again
                 self._window.release(key)
@@ -129,24 +129,24 @@ class Forwarder:
         self._window.settle(key, rejected)
 
     def _forward(
-        self, runs: list[SpanRecord], keys: list[int], seen: list[Seen], unsettled: set[int]
+        self, records: list[SpanRecord], keys: list[int], seen: list[Seen], unsettled: set[int]
     ) -> Verdict:
         reasons: Counter[str] = Counter()
         busy = 0
         sending: list[int] = []
         bodies: list[bytes] = []
-        for run, key, state in zip(runs, keys, seen, strict=True):
+        for record, key, state in zip(records, keys, seen, strict=True):
             if state is not Seen.NEW:
                 self._counters.add("duplicates" if state is not Seen.SENDING else "busy")
                 busy += state is Seen.SENDING
                 if state is Seen.REJECTED:
                     reasons["rejected earlier"] += 1
                 continue
-            result = self._preparer.prepare(run)
+            result = self._preparer.prepare(record)
             if isinstance(result, Skipped):
-                # A failed run is not sent by design (as in-process); only a run that
-                # cannot be mapped is a rejection the Collector should hear about.
-                unmappable = result.reason is not Skip.ERROR_RUN
+                # A failed run or call, and a call already sent, are not sent by design (as
+                # in-process); only what cannot be mapped is a rejection for the Collector.
+                unmappable = result.reason not in _NOT_REJECTIONS
                 if unmappable:
                     reasons[f"{result.reason.value} ({result.detail})"] += 1
                 self._settle(key, unmappable, unsettled)
@@ -192,10 +192,13 @@ class Forwarder:
         return Verdict(rejected, message)
 
 
-def _key(run: SpanRecord) -> int:
-    return run.trace_id << 64 | run.span_id
+_NOT_REJECTIONS = frozenset({Skip.ERROR_RUN, Skip.ERROR_CALL, Skip.DUPLICATE})
 
 
-def _unique(runs: Iterable[SpanRecord]) -> list[SpanRecord]:
+def _key(record: SpanRecord) -> int:
+    return record.trace_id << 64 | record.span_id
+
+
+def _unique(records: Iterable[SpanRecord]) -> list[SpanRecord]:
     """One record per (trace_id, span_id): a batch naming a span twice sends it once."""
-    return list({_key(run): run for run in runs}.values())
+    return list({_key(record): record for record in records}.values())

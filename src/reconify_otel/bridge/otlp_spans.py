@@ -32,7 +32,7 @@ def selected_spans(
 ) -> Iterator[SpanRecord]:
     """The spans of a batch that ``selects`` selects, converted; the rest untouched.
 
-    Most spans in a batch are not runs: they cost a name check, and a selection that
+    Most spans in a batch are not interactions: they cost a name check, and a selection that
     needs an attribute reads its key only, so no value of theirs is ever converted.
     """
     for resource_spans in request.resource_spans:

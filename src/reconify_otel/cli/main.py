@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("version", help="print the version")
     bridge = commands.add_parser(
         "bridge",
-        help="receive OTLP/HTTP traces (e.g. from a Collector) and send assistant runs to Reconify",
+        help="receive OTLP/HTTP traces (e.g. from a Collector) and send LLM calls to Reconify",
         description="Reconify keys come from RECONIFY_APP_KEY and RECONIFY_API_KEY; limits "
         "from RECONIFY_BRIDGE_* (see docs/collector.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

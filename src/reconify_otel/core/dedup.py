@@ -21,22 +21,27 @@ from typing import Any, Final
 from reconify_otel.core.payload import CallKey, Payload
 
 DEFAULT_WINDOW: Final = 10_000  # calls
+_Entry = tuple[bool, int | None]  # see RecentCalls._keys
 
 
-def call_key(payload: Payload, response_id: str | None, trace_id: int) -> CallKey:
-    """The provider's response id when there is one, and the trace plus the answer's texts
-    (without texts, and without an id: the trace plus the whole answer)."""
+def call_key(payload: Payload, response_id: str | None, trace_id: int, span_id: int = 0) -> CallKey:
+    """The provider's response id when there is one, and the trace plus the answer's texts.
+    A span with neither (OpenInference with content hidden) is a call of its own: two such
+    calls in one trace often answer alike (model, usage) and must not be taken for one.
+    ``span_id`` 0: the record is no span (the handler's); without an id and texts its key is
+    the trace plus the whole answer."""
     kind = payload.get("reconify") or {}
     prefix = f"{kind.get('format')}:{kind.get('type')}"
     texts = _answer_texts(payload.get("response"))
     if texts:
         # hash(), not a digest: cheap on every call, and the window lives in one process.
         answer: str | None = f"{prefix}:trace:{trace_id:032x}:{hash(tuple(texts)):x}"
-    elif not response_id:
+    elif not response_id and not span_id:
         answer = f"{prefix}:trace:{trace_id:032x}:all:{_digest(payload.get('response'))}"
     else:
         answer = None
-    return CallKey(f"{prefix}:id:{response_id}" if response_id else None, answer)
+    span = trace_id << 64 | span_id if span_id else None
+    return CallKey(f"{prefix}:id:{response_id}" if response_id else None, answer, span)
 
 
 def _answer_texts(response: Any) -> list[str]:
@@ -70,9 +75,10 @@ class RecentCalls:
     def __init__(self, window: int = DEFAULT_WINDOW) -> None:
         """``window``: how many calls to remember; up to two keys each (id and answer)."""
         self._capacity = 2 * window
-        # key -> whether a span without a response id left it (and no span with one has
-        # claimed it since): only then may a span with an id match by its answer.
-        self._keys: OrderedDict[str, bool] = OrderedDict()
+        # key -> (whether a span without a response id left it and no span with one has
+        # claimed it since: only then may a span with an id match by its answer; the span
+        # that left it first, whose own resends are no duplicates).
+        self._keys: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         _instances.add(self)
 
@@ -81,21 +87,34 @@ class RecentCalls:
         self._lock = threading.Lock()
 
     def first_time(self, key: CallKey) -> bool:
-        """True the first time a call is seen within the window; remembers it."""
+        """True the first time a call is seen within the window (or again from the span
+        that was first); remembers it."""
         with self._lock:
             keys = self._keys
+            by_id = self._left_by_another(key.response_id, key.span)
+            by_answer = self._left_by_another(key.answer, key.span)
             if key.response_id is not None:
-                claimed = key.answer is not None and keys.get(key.answer) is True
-                repeat = key.response_id in keys or claimed
+                claimed = by_answer if by_answer is not None and by_answer[0] else None
+                original = by_id or claimed
             else:
-                repeat = key.answer in keys
+                original = by_answer
+            # A repeat's keys belong to the span that was sent, so only that one's resends
+            # pass.
+            owner = key.span if original is None else original[1]
             for name in (key.response_id, key.answer):
                 if name is not None:
-                    keys[name] = key.response_id is None and keys.get(name, True)
+                    no_id, first = keys.get(name, (True, owner))
+                    keys[name] = (key.response_id is None and no_id, first)
                     keys.move_to_end(name)
             while len(keys) > self._capacity:
                 keys.popitem(last=False)
-            return not repeat
+            return original is None
+
+    def _left_by_another(self, name: str | None, span: int | None) -> _Entry | None:
+        entry = self._keys.get(name) if name is not None else None
+        if entry is None or (span is not None and entry[1] == span):
+            return None
+        return entry
 
     def __len__(self) -> int:
         return len(self._keys)

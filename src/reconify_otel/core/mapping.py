@@ -14,6 +14,7 @@ from reconify_otel.core.assistant import is_assistant_run, map_run
 from reconify_otel.core.dedup import call_key
 from reconify_otel.core.envelope import envelope
 from reconify_otel.core.llm import llm_flavor, map_llm_call
+from reconify_otel.core.llm.select import OPENINFERENCE, TRACELOOP
 from reconify_otel.core.payload import (
     ASSISTANT,
     INTERACTION_KINDS,
@@ -24,6 +25,11 @@ from reconify_otel.core.payload import (
     Skipped,
 )
 from reconify_otel.core.record import SpanRecord
+
+# Every name ``is_assistant_run`` or ``llm_flavor`` can accept is one of these or starts
+# with one of the prefixes (tests/test_llm_selection.py holds the two in step).
+_CANDIDATE_NAMES = A.UPSTREAM_SPAN_NAMES | frozenset(TRACELOOP) | frozenset(OPENINFERENCE)
+_CANDIDATE_PREFIXES = (A.INVOKE_AGENT, "chat")
 
 
 class Selection:
@@ -41,7 +47,10 @@ class Selection:
         self._every_llm_kind = self._llm_kinds == INTERACTION_KINDS - {ASSISTANT}
 
     def __call__(self, name: str, attributes: Mapping[str, Any]) -> bool:
-        """Run on every span the application makes; most answer False at once."""
+        """Run on every span the application makes: an unrelated name answers False after
+        one set lookup and one ``startswith``, before any further call."""
+        if name not in _CANDIDATE_NAMES and not name.startswith(_CANDIDATE_PREFIXES):
+            return False
         if self._assistant and is_assistant_run(name, attributes):
             return True
         if not self._llm_kinds:
@@ -73,4 +82,5 @@ def _map_call(span: SpanRecord, defaults: Defaults, capture_content: bool) -> Ma
     payload = envelope(span, defaults, bad, (call.format, call.type), call.conversation_id)
     payload["request"] = call.request
     payload["response"] = call.response
-    return Mapped(payload, tuple(bad), call_key(payload, call.response_id, span.trace_id))
+    key = call_key(payload, call.response_id, span.trace_id, span.span_id)
+    return Mapped(payload, tuple(bad), key)

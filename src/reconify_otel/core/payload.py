@@ -36,6 +36,9 @@ class CallKey:
 
     response_id: str | None  # from the provider's response id, when the span has it
     answer: str | None  # from the trace and the answer's texts
+    # The span that recorded it (trace and span id), when known: the same span coming back
+    # (a Collector resending a batch the bridge failed to deliver) is not a duplicate.
+    span: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """``ReconifySpanExporter``: an OpenTelemetry ``SpanExporter`` beside any other.
 
-It sees every span the application makes, so unrelated spans cost one name check;
-assistant runs are mapped (``mapping``), encoded with the keys (``encoding``) and
-sent (``transport``). ``export()`` never raises into the SDK or the application.
+It sees every span the application makes, so unrelated spans cost a name check or two;
+LLM calls and Assistants runs are prepared like on every route (``prepare.Preparer``:
+mapped, shaped, encoded with the keys) and delivered (``delivery.durable``: sent, else
+spooled). ``export()`` never raises into the SDK or the application.
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from typing_extensions import Unpack
 
 from reconify_otel.delivery.durable import DurableSender
 from reconify_otel.delivery.outcome import Outcome
-from reconify_otel.delivery.transport import HttpTransport
 from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Stats, delivery_counters
 from reconify_otel.runtime.logs import RateLimitedLog, enable_debug_logging
-from reconify_otel.settings import Redact, Settings, resolve
+from reconify_otel.settings import ReconifyOptions, Settings, resolve
 
 logger = logging.getLogger("reconify_otel")
 
 
 class ReconifySpanExporter(SpanExporter):
-    """Send each finished OpenAI Assistants run as one Reconify interaction.
+    """Send each finished LLM call or OpenAI Assistants run as one Reconify interaction.
 
     Every argument falls back to a ``RECONIFY_*`` environment variable (see the
     README); missing keys raise ``ValueError`` here, never at export time.
@@ -37,36 +38,16 @@ class ReconifySpanExporter(SpanExporter):
         endpoint: str | None = None,
         app_key: str | None = None,
         api_key: str | None = None,
-        *,
-        timeout: float | None = None,
-        concurrency: int | None = None,
-        compression: str | None = None,
-        session_timeout: int | None = None,
-        debug: bool | None = None,
-        allow_insecure: bool | None = None,
-        ca_bundle: str | None = None,
-        capture_content: bool | None = None,
-        mask_pii: bool | None = None,
-        max_field_bytes: int | None = None,
-        max_payload_bytes: int | None = None,
-        spool: bool | None = None,
-        spool_dir: str | None = None,
-        spool_max_bytes: int | None = None,
-        spool_retention_hours: float | None = None,
-        max_queue: int | None = None,
-        spool_retry_seconds: float | None = None,
-        redact: Redact | None = None,
-        export_timeout: float | None = None,
-        transport: HttpTransport | None = None,
-        interactions: frozenset[str] | None = None,
+        **options: Unpack[ReconifyOptions],
     ) -> None:
         """The options are the README's configuration table; ``None`` means "from the
         ``RECONIFY_*`` variable, else the default". ``redact`` (argument only) gets each
         payload dict and returns the one to send."""
-        # Every parameter goes, by name, to the one validator (tests/test_options.py checks
-        # that the parameters, settings.OPTIONS and the README name the same options).
-        arguments = {name: value for name, value in locals().items() if name != "self"}
-        self._settings: Settings = resolve(**arguments)
+        # All go, by name, to the one validator (tests/test_options.py checks that
+        # ReconifyOptions, settings.OPTIONS and the README name the same options).
+        self._settings: Settings = resolve(
+            endpoint=endpoint, app_key=app_key, api_key=api_key, **options
+        )
         if self._settings.debug:
             enable_debug_logging()
         self._counters = delivery_counters("exporter")

@@ -11,9 +11,12 @@ sends the same payload; sending happens on a background thread, never on the cal
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
+
+from typing_extensions import Unpack
 
 from reconify_otel import identity
 from reconify_otel.core.record import SpanRecord
@@ -24,14 +27,13 @@ from reconify_otel.core.run_attributes import (
     to_dict,
 )
 from reconify_otel.delivery.durable import DurableSender
-from reconify_otel.delivery.transport import HttpTransport
 from reconify_otel.delivery.worker import Dispatcher
 from reconify_otel.handler.calls import call_record, flavor_of, request_text
 from reconify_otel.handler.client_calls import ClientCalls
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Stats, delivery_counters
 from reconify_otel.runtime.logs import RateLimitedLog, enable_debug_logging
-from reconify_otel.settings import Redact, Settings, resolve
+from reconify_otel.settings import ReconifyOptions, Settings, resolve
 
 logger = logging.getLogger("reconify_otel")
 
@@ -92,14 +94,16 @@ class ReconifyHandler:
         """
         try:
             answer = to_dict(response)
-            flavor = None
+            flavor = text = None
             if answer is not None and isinstance(request, Mapping):
                 flavor = flavor_of(format, request, answer)
-            if answer is None or flavor is None:
+                text = _request_json(request)
+            if answer is None or flavor is None or text is None:
                 self._counters.add("skipped_bad_input")
                 self._log.warning(
                     "bad-chat",
-                    "log_chat needs the request dict and the %s response, got %s and %s",
+                    "log_chat needs the request dict (JSON-writable) and the %s response, "
+                    "got %s and %s",
                     format if format in ("openai", "anthropic") else "openai or anthropic",
                     type(request).__name__,
                     type(response).__name__,
@@ -108,9 +112,7 @@ class ReconifyHandler:
             now = time.time_ns()
             start = _to_ns(started_ms, now, _NS_PER_MS)
             end = _to_ns(ended_ms, now, _NS_PER_MS)
-            return self._log_call(
-                flavor, request_text(request), answer, start, end, identity.span_attributes()
-            )
+            return self._log_call(flavor, text, answer, start, end, identity.span_attributes())
         except Exception:
             self._internal_error()
             return False
@@ -203,27 +205,7 @@ def reconify_openai_handler(
     app_key: str | None = None,
     api_key: str | None = None,
     endpoint: str | None = None,
-    timeout: float | None = None,
-    concurrency: int | None = None,
-    compression: str | None = None,
-    session_timeout: int | None = None,
-    debug: bool | None = None,
-    allow_insecure: bool | None = None,
-    ca_bundle: str | None = None,
-    capture_content: bool | None = None,
-    mask_pii: bool | None = None,
-    max_field_bytes: int | None = None,
-    max_payload_bytes: int | None = None,
-    spool: bool | None = None,
-    spool_dir: str | None = None,
-    spool_max_bytes: int | None = None,
-    spool_retention_hours: float | None = None,
-    max_queue: int | None = None,
-    spool_retry_seconds: float | None = None,
-    redact: Redact | None = None,
-    export_timeout: float | None = None,
-    transport: HttpTransport | None = None,
-    interactions: frozenset[str] | None = None,
+    **options: Unpack[ReconifyOptions],
 ) -> ReconifyHandler:
     """Like Reconify's ``reconifyOpenAIHandler(openai, {appKey, apiKey, debug})``.
 
@@ -232,18 +214,28 @@ def reconify_openai_handler(
     are logged until ``close()``; only that client instance is changed. The other options
     and their ``RECONIFY_*`` fallbacks are the exporter's (README).
     """
-    # Every parameter but the client goes, by name, to the one validator
-    # (tests/test_options.py checks they are the options of settings.OPTIONS).
-    arguments = {name: value for name, value in locals().items() if name != "openai_client"}
-    return ReconifyHandler(resolve(**arguments), openai_client)
+    # All go, by name, to the one validator (tests/test_options.py checks they are the
+    # options of settings.OPTIONS).
+    settings = resolve(endpoint=endpoint, app_key=app_key, api_key=api_key, **options)
+    return ReconifyHandler(settings, openai_client)
 
 
 _NS_PER_S, _NS_PER_MS = 1_000_000_000, 1_000_000
+
+
+def _request_json(request: Mapping[str, Any]) -> str | None:
+    """The caller's request as JSON; None when JSON cannot write it (a cycle, odd keys)."""
+    try:
+        return request_text(request)
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 def _to_ns(time_value: Any, fallback: int, ns_per_unit: int = _NS_PER_S) -> int:
     """Epoch seconds (runs) or milliseconds (``log_chat``) as ns. Reconify's Node module
     turns a null time into 0; here it becomes now."""
     if isinstance(time_value, bool) or not isinstance(time_value, (int, float)):
+        return fallback
+    if isinstance(time_value, float) and not math.isfinite(time_value):
         return fallback
     return int(time_value * ns_per_unit) if time_value > 0 else fallback

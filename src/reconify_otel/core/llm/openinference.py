@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from reconify_otel.core.llm import responses, shapes
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
+from reconify_otel.core.llm.responses import SDK_ONLY
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import Attrs, Json, as_str, first_str, int_attr, json_attr
 
@@ -50,13 +51,15 @@ def map_openinference(flavor: str, attrs: Attrs) -> LlmCall | str:
 def _request(flavor: str, attrs: Attrs, body_in: Json | None, params: Json) -> Json:
     """The request body as sent, or (content hidden) its parameters with the content null."""
     if body_in is not None:
-        body = {k: v for k, v in body_in.items() if k not in responses.SDK_ONLY}
+        body = {k: v for k, v in body_in.items() if k not in SDK_ONLY}
         return responses.chat_request(body) if flavor == RESPONSES else body
     if flavor == RESPONSES:
         return responses.chat_request(params)
     request: Json = {"model": params.get("model") or first_str(attrs, "llm.request.model_name")}
     request["prompt" if flavor == COMPLETION else "messages"] = None
-    request.update((k, v) for k, v in params.items() if k != "model")
+    # OpenInference's Anthropic parameters include the SDK's own options (extra_headers
+    # may hold an API key): only the call's keyword arguments are the request.
+    request.update((k, v) for k, v in params.items() if k != "model" and k not in SDK_ONLY)
     return request
 
 

@@ -78,6 +78,8 @@ def openai_arguments(arguments: Any) -> Any:
     """Tool-call arguments as the JSON text OpenAI carries (instrumentations parse it)."""
     if arguments is None or isinstance(arguments, str):
         return arguments
+    if isinstance(arguments, bytes):  # OTLP bytes (the bridge): the JSON text's bytes
+        return arguments.decode("utf-8", "replace")
     return compact_json(arguments)
 
 

@@ -1,6 +1,6 @@
 """Which spans are plain LLM calls, and which reader maps each.
 
-``is_llm_call`` runs on every span an application makes, so it decides by name first
+``llm_flavor`` runs on every span an application makes, so it decides by name first
 (set lookups and one ``startswith``); only the official ``chat {model}`` spans, whose
 name other GenAI instrumentations share, and OpenInference's generic class names need
 an attribute or two. The project's own Assistants spans (``invoke_agent ...``,
@@ -64,7 +64,7 @@ def is_llm_call(name: str, attributes: Mapping[str, Any]) -> bool:
 def map_llm_call(
     name: str, attributes: Mapping[str, Any], capture_content: bool = True
 ) -> LlmCall | str:
-    """Map a selected span (see ``is_llm_call``); a short reason when it cannot be.
+    """Map a selected span (see ``llm_flavor``); a short reason when it cannot be.
 
     ``capture_content=False`` gives what a span recorded without content gives: texts,
     tool calls and tool definitions ``None``/absent, ids, model, parameters and usage kept.
@@ -91,6 +91,8 @@ def _official(name: str, attributes: Mapping[str, Any]) -> str | None:
     if attributes.get("gen_ai.operation.name") != "chat":
         return None
     provider = attributes.get("gen_ai.provider.name") or attributes.get("gen_ai.system")
+    if not isinstance(provider, str):  # a kvlist from the bridge cannot even be looked up
+        return None
     if provider in _ANTHROPIC_PROVIDERS:
         return ANTHROPIC
     if provider not in _OPENAI_PROVIDERS:

@@ -49,7 +49,7 @@ def as_dict(value: Any) -> Json:
 
 
 def int_attr(attrs: Attrs, bad: list[str], *keys: str) -> int | None:
-    """The first key holding an integer; a key holding anything else is bad."""
+    """The first key holding a count (an integer, not negative); any other value is bad."""
     for key in keys:
         raw = attrs.get(key)
         if raw is None:
@@ -57,7 +57,7 @@ def int_attr(attrs: Attrs, bad: list[str], *keys: str) -> int | None:
         value = as_int(raw)
         if value is None and isinstance(raw, str) and is_index(raw.strip()):
             value = int(raw)
-        if value is None:
+        if value is None or value < 0:
             bad.append(key)
             continue
         return value
@@ -98,4 +98,5 @@ def compact_json(value: Any) -> str:
     Needed where an instrumentation parsed the arguments string into an object: the
     original spacing is gone, the value is not.
     """
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # ``default=str`` as the payload encoder: bytes (OTLP allows them) cost no call.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)

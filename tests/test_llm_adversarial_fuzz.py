@@ -1,0 +1,237 @@
+"""``map_span`` on LLM-call span names with attribute soups: every value type a span can
+carry on any route (the SDK's, and OTLP's kvlists, arrays and bytes through the bridge)
+in the keys the three conventions' readers probe. Never raises, every payload encodes, and
+a span is skipped for exactly the documented reasons. Plus the dedup rule for a span that
+comes back (a Collector resending a batch the bridge could not deliver)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconify_otel.core.dedup import RecentCalls, call_key
+from reconify_otel.core.encoding import encode
+from reconify_otel.core.llm import llm_flavor
+from reconify_otel.core.mapping import Selection, map_span
+from reconify_otel.core.payload import Mapped, Skip, Skipped
+from reconify_otel.core.record import SpanRecord
+
+from .fuzz_strategies import FUZZ, JSON_TEXT, PAYLOAD_KEYS, VALUE
+
+# Every span name an LLM convention uses, with the attributes that make it selected.
+LLM_SPANS: dict[str, dict[str, Any]] = {
+    "openai.chat": {},
+    "openai.completion": {},
+    "openai.response": {},
+    "anthropic.chat": {},
+    "chat gpt-4o": {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"},
+    "chat claude": {"gen_ai.operation.name": "chat", "gen_ai.system": "anthropic"},
+    "ChatCompletion": {"openinference.span.kind": "LLM"},
+    "Completion": {"openinference.span.kind": "LLM"},
+    "Response": {"openinference.span.kind": "LLM"},
+    "messages.create": {"openinference.span.kind": "LLM"},
+}
+KINDS = {
+    "chat": ("openai", "chat"),
+    "completion": ("openai", "completion"),
+    "responses": ("openai", "chat"),
+    "anthropic": ("anthropic", "chat"),
+}
+# The keys the readers probe (core/llm), and their flattened-list spellings.
+READ_KEYS = (
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.definitions",
+    "gen_ai.response.id",
+    "gen_ai.response.model",
+    "gen_ai.response.finish_reasons",
+    "gen_ai.request.model",
+    "gen_ai.conversation.id",
+    "gen_ai.is_streaming",
+    "gen_ai.user",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "gen_ai.usage.completion_tokens",
+    "gen_ai.usage.total_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "gen_ai.provider.name",
+    "gen_ai.system",
+    "gen_ai.operation.name",
+    "input.value",
+    "output.value",
+    "llm.invocation_parameters",
+    "llm.model_name",
+    "llm.finish_reason",
+    "llm.token_count.prompt",
+    "llm.token_count.completion",
+    "llm.token_count.total",
+    "llm.request.functions",
+    "llm.is_streaming",
+    "llm.user",
+)
+FLAT_KEYS = tuple(
+    f"{prefix}.{index}.{rest}"
+    for prefix in ("gen_ai.prompt", "gen_ai.completion", "llm.prompts", "llm.completions")
+    for index in ("0", "1", "00")  # "00": a duplicate index, as a careless writer spells it
+    for rest in (
+        "role",
+        "content",
+        "finish_reason",
+        "tool_calls.0.id",
+        "tool_calls.0.name",
+        "tool_calls.0.arguments",
+        "tool_call_id",
+    )
+)
+# OTLP values the SDK would never produce: a kvlist (a dict), nested arrays, bytes.
+BRIDGE_VALUE = st.one_of(
+    st.dictionaries(st.sampled_from(["id", "text", "a"]), VALUE, max_size=2),
+    st.tuples(VALUE, VALUE),
+    st.binary(max_size=12),
+)
+SOUP = st.dictionaries(
+    st.sampled_from(READ_KEYS + FLAT_KEYS),
+    st.one_of(VALUE, JSON_TEXT, BRIDGE_VALUE, st.integers(-(2**70), 2**70)),
+    max_size=14,
+)
+
+
+@FUZZ
+@given(
+    name=st.sampled_from(sorted(LLM_SPANS)),
+    soup=SOUP,
+    is_error=st.booleans(),
+    capture_content=st.booleans(),
+)
+def test_map_span_on_llm_spans_never_raises_and_payloads_encode(
+    name: str, soup: dict[str, Any], is_error: bool, capture_content: bool
+) -> None:
+    attributes = {**soup, **LLM_SPANS[name]}
+    flavor = llm_flavor(name, attributes)
+    assert Selection()(name, attributes) is (flavor is not None)
+    assert flavor is not None or name.startswith("chat ")  # the provider chose: not ours
+    if flavor is None:
+        return
+    record = SpanRecord(name, attributes, 1_000_000, 3_000_000, is_error, 7, 9)
+    result = map_span(record, capture_content=capture_content)
+    if isinstance(result, Skipped):
+        assert result.reason is (Skip.ERROR_CALL if is_error else Skip.NO_ANSWER)
+        return
+    assert not is_error
+    assert isinstance(result, Mapped) and result.call_key is not None
+    payload = result.payload
+    assert set(payload) == PAYLOAD_KEYS
+    kind = payload["reconify"]
+    assert (kind["format"], kind["type"]) == KINDS[flavor]
+    assert payload["timestamps"] == {"request": 1, "response": 3}
+    assert isinstance(payload["request"], dict) and isinstance(payload["response"], dict)
+    sent = json.loads(encode(payload, "app", "api"))
+    assert (sent["reconify"]["appKey"], sent["reconify"]["apiKey"]) == ("app", "api")
+
+
+def test_tool_call_arguments_as_otlp_bytes_are_the_json_text() -> None:
+    """The bridge hands bytes over as they came; they used to cost the whole call."""
+    attributes = {
+        "gen_ai.response.id": "chatcmpl-bytes",
+        "gen_ai.completion.0.role": "assistant",
+        "gen_ai.completion.0.tool_calls.0.id": "call_1",
+        "gen_ai.completion.0.tool_calls.0.name": "add",
+        "gen_ai.completion.0.tool_calls.0.arguments": b'{"a":1,"b":2}',
+    }
+    result = map_span(SpanRecord("openai.chat", attributes, 0, 0))
+    assert isinstance(result, Mapped)
+    (call,) = result.payload["response"]["choices"][0]["message"]["tool_calls"]
+    assert call["function"] == {"name": "add", "arguments": '{"a":1,"b":2}'}
+
+
+def test_a_kvlist_provider_is_no_provider_of_ours() -> None:
+    for key in ("gen_ai.provider.name", "gen_ai.system"):
+        attributes = {"gen_ai.operation.name": "chat", key: {"name": "openai"}}
+        assert llm_flavor("chat gpt-4o", attributes) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("openai.chat", "gen_ai.usage.prompt_tokens"),
+        ("chat gpt-4o", "gen_ai.usage.input_tokens"),
+        ("ChatCompletion", "llm.token_count.prompt"),
+    ],
+)
+def test_a_negative_token_count_is_a_bad_attribute_not_usage(name: str, key: str) -> None:
+    attributes = {
+        **LLM_SPANS[name],
+        "gen_ai.response.id": "chatcmpl-negative",
+        "gen_ai.completion.0.content": "hi",
+        "gen_ai.usage.completion_tokens": 2,
+        "gen_ai.usage.output_tokens": 2,
+        "llm.token_count.completion": 2,
+        key: -5,
+    }
+    result = map_span(SpanRecord(name, attributes, 0, 0))
+    assert isinstance(result, Mapped)
+    usage = result.payload["response"]["usage"]
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (None, 2)
+    assert usage["total_tokens"] is None
+    assert result.bad_attributes == (key,)
+
+
+# --- the same span again --------------------------------------------------------------------
+
+TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+
+
+def chat(response_id: str | None) -> dict[str, Any]:
+    message = {"role": "assistant", "content": "4"}
+    return {
+        "reconify": {"format": "openai", "type": "chat"},
+        "response": {"id": response_id, "choices": [{"index": 0, "message": message}]},
+    }
+
+
+def first(recent: RecentCalls, response_id: str | None, span_id: int) -> bool:
+    return recent.first_time(call_key(chat(response_id), response_id, TRACE, span_id))
+
+
+def test_a_span_sent_again_is_not_its_own_duplicate() -> None:
+    recent = RecentCalls()
+    assert first(recent, "chatcmpl-1", span_id=1)
+    assert first(recent, "chatcmpl-1", span_id=1)  # the Collector resent the batch
+    assert not first(recent, "chatcmpl-1", span_id=2)  # another instrumentation's span
+
+
+def test_a_duplicates_keys_stay_with_the_span_that_was_sent() -> None:
+    """A framework's span without an id was sent; the provider's span is its duplicate,
+    and stays one when it comes back; the framework's span may come back."""
+    recent = RecentCalls()
+    assert first(recent, None, span_id=1)
+    assert not first(recent, "chatcmpl-1", span_id=2)
+    assert not first(recent, "chatcmpl-1", span_id=2)
+    assert first(recent, None, span_id=1)
+    assert not first(recent, None, span_id=3)
+
+
+def test_records_without_a_span_id_are_never_the_same_span() -> None:
+    """The handler's records (span id 0): one call logged twice is still one call."""
+    recent = RecentCalls()
+    assert first(recent, "chatcmpl-1", span_id=0)
+    assert not first(recent, "chatcmpl-1", span_id=0)
+
+
+def test_the_window_stays_bounded_under_twenty_thousand_calls() -> None:
+    """Two keys a call (id and answer), at most twice the window: the oldest go first."""
+    recent = RecentCalls()  # the default window: 10,000 calls
+    for n in range(20_000):
+        payload = chat(f"chatcmpl-{n}")
+        payload["response"]["choices"][0]["message"]["content"] = f"answer {n}"
+        assert recent.first_time(call_key(payload, f"chatcmpl-{n}", TRACE, n + 1))
+    assert len(recent) == 20_000
+    assert not first(recent, "chatcmpl-19999", span_id=1)  # remembered: a duplicate
+    assert first(recent, "chatcmpl-0", span_id=1)  # forgotten
