@@ -46,6 +46,12 @@ class Selection:
         self._llm_kinds = wanted - {ASSISTANT}
         self._every_llm_kind = self._llm_kinds == INTERACTION_KINDS - {ASSISTANT}
 
+    @staticmethod
+    def may_select(name: str) -> bool:
+        """False for a name no kind can have: the caller need not even read the span's
+        attributes (an SDK span builds a new view of them on every read)."""
+        return name in _CANDIDATE_NAMES or name.startswith(_CANDIDATE_PREFIXES)
+
     def __call__(self, name: str, attributes: Mapping[str, Any]) -> bool:
         """Run on every span the application makes: an unrelated name answers False after
         one set lookup and one ``startswith``, before any further call."""

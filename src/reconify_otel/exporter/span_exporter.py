@@ -74,8 +74,10 @@ class ReconifySpanExporter(SpanExporter):
 
     def _export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         items: list[Prepared] = []
+        selects = self._preparer.selects
         for span in spans:
-            if self._preparer.selects(span.name, span.attributes or {}):
+            name = span.name
+            if selects.may_select(name) and selects(name, span.attributes or {}):
                 prepared = self._preparer.prepare(from_sdk(span))
                 if isinstance(prepared, Prepared):
                     items.append(prepared)
