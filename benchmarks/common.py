@@ -112,8 +112,8 @@ def stop(proc: subprocess.Popen[Any], timeout: float) -> None:
 
 @contextmanager
 def sink_process(hold_ms: float = 0.0) -> Iterator[str]:
-    """``python -m reconify_otel_testing.sink`` in its own process; yields its base URL."""
-    args = [PYTHON, "-m", "reconify_otel_testing.sink", "--port", "0"]
+    """``python -m reconify_otel.offline.sink`` in its own process; yields its base URL."""
+    args = [PYTHON, "-m", "reconify_otel.offline.sink", "--port", "0"]
     if hold_ms:
         args += ["--hold-ms", str(hold_ms)]
     with child(args) as (_proc, port):

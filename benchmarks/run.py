@@ -1,6 +1,6 @@
 """reconify-otel benchmarks: one command, side-by-side comparisons, one markdown report.
 
-    .venv/bin/python -m benchmarks                    # full sizes (the last run: 174 s, 2 cores)
+    .venv/bin/python -m benchmarks                    # full sizes, several minutes
     .venv/bin/python -m benchmarks --quick            # tiny sizes (the smoke test), seconds
     .venv/bin/python -m benchmarks --output PATH      # write the report to PATH
 

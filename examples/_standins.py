@@ -31,12 +31,12 @@ from typing import Any, NamedTuple
 from openai import OpenAI
 from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from reconify_otel_testing._http import LoopbackHandler, LoopbackServer
 from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
-from reconify_otel_testing.replay import LlmReplay, recorded_calls
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel.core.encoding import masked
+from reconify_otel.offline.loopback import LoopbackHandler, LoopbackServer
+from reconify_otel.offline.replay import LlmReplay, recorded_calls
+from reconify_otel.offline.sink import ReconifySink
 from reconify_otel.settings import DEFAULT_ENDPOINT
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -88,7 +88,7 @@ def store_reply(question: str) -> str:
 def standins(recorded: tuple[str, ...] = (), provider: str = "openai") -> Iterator[Endpoints]:
     """The real endpoints when configured, else loopback stand-ins for as long as the block.
 
-    ``recorded``: cassettes (``reconify_otel_testing.replay``) whose first call each the
+    ``recorded``: cassettes (``reconify_otel.offline.replay``) whose first call each the
     example makes, in this order; offline they are answered as recorded.
     """
     key_variable, url_variable, default_url = PROVIDERS[provider]

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from reconify_otel import ReconifySpanExporter
 
-# Offline, the calls are answered as recorded (tests/reconify-otel-testing recordings).
+# Offline, the calls are answered as recorded (src/reconify_otel/offline/recordings).
 RECORDED = (
     "anthropic__test_messages__test_anthropic_message_create_legacy",
     "anthropic__test_messages__test_anthropic_tools_legacy",

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 import reconify_otel
 from reconify_otel import IdentitySpanProcessor, ReconifySpanExporter
 
-# Offline, the calls are answered as recorded (tests/reconify-otel-testing recordings).
+# Offline, the calls are answered as recorded (src/reconify_otel/offline/recordings).
 RECORDED = ("openai__test_chat__test_chat", "openai__test_chat__test_chat_streaming")
 MODEL = "gpt-3.5-turbo"
 MESSAGES = [{"role": "user", "content": "Tell me a joke about opentelemetry"}]

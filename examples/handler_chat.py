@@ -17,7 +17,7 @@ from openai import OpenAI
 import reconify_otel
 from reconify_otel import reconify_openai_handler
 
-# Offline, the calls are answered as recorded (tests/reconify-otel-testing recordings).
+# Offline, the calls are answered as recorded (src/reconify_otel/offline/recordings).
 RECORDED = (
     "openai__test_chat__test_chat",
     "openai__test_chat__test_chat_streaming",

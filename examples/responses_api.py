@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from reconify_otel import ReconifySpanExporter
 
-# Offline, the calls are answered as recorded (tests/reconify-otel-testing recordings).
+# Offline, the calls are answered as recorded (src/reconify_otel/offline/recordings).
 RECORDED = (
     "openai__test_responses__test_responses",
     "openai__test_responses__test_responses_tool_calls",

@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from openai import AssistantEventHandler, AsyncAssistantEventHandler, AsyncOpenAI, OpenAI
-from reconify_otel_testing.assistants_api import (
-    PROMPT_OVERHEAD,
-    ReplayAssistantsAPI,
-    SimulatedAssistantsAPI,
-)
+from reconify_otel_testing.assistants_api import PROMPT_OVERHEAD, SimulatedAssistantsAPI
+
+from reconify_otel.offline.assistants import ReplayAssistantsAPI
 
 QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
 INSTRUCTIONS = "Please address the user as Jane Doe. The user has a premium account."

@@ -28,11 +28,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.bridge import BridgeApp, create_app, resolve_config
 from reconify_otel.bridge.server import listening_socket
+from reconify_otel.offline.sink import ReconifySink
 from reconify_otel.settings import resolve
 
 from .helpers import API_KEY, APP_KEY, CURRENT, OWN, make_span

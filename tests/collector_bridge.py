@@ -21,11 +21,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.bridge import create_app, resolve_config
 from reconify_otel.bridge.server import listening_socket
+from reconify_otel.offline.sink import ReconifySink
 from reconify_otel.settings import resolve
 
 from .collector_process import TOKEN, decode_request, span_names_ids

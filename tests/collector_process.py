@@ -1,7 +1,7 @@
-"""A real OpenTelemetry Collector for tests: built by ``collector/build.sh``, run on
+"""A real OpenTelemetry Collector for tests (built by ``collector_build.otelcol``), run on
 127.0.0.1 with the shipped configuration, and a second Collector as Jaeger's stand-in.
 
-The fixtures here (``otelcol``, ``start_collector``, ``jaeger``) are shared by the
+The fixtures here (``start_collector``, ``jaeger``) are shared by the
 ``test_real_collector_*.py`` modules, which bind them by name.
 """
 
@@ -33,36 +33,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_SCRIPT = ROOT / "collector" / "build.sh"
 CONFIG = ROOT / "otel-collector-config.yaml"
 DATADOG_OVERLAY = ROOT / "collector" / "datadog-overlay.yaml"
 
 TOKEN = "collector-bridge-token-6c1f0a93"
 # Seconds the Collector may take to start.
 START_TIMEOUT = 30.0
-# A cold build takes minutes (docs/collector.md): the first test of a session pays for it.
-BUILD_TIMEOUT = 1100
-
-
-@pytest.fixture(scope="session")
-def otelcol() -> Path:
-    """The Collector built by collector/build.sh; a build failure fails every test using
-    it (never a skip: a machine without Go or the module proxy cannot run this suite)."""
-    if not os.access(BUILD_SCRIPT, os.X_OK):
-        pytest.fail(f"{BUILD_SCRIPT} is missing or not executable", pytrace=False)
-    result = subprocess.run(
-        [str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            "collector/build.sh could not build the OpenTelemetry Collector. It needs Go "
-            "(1.24 or newer, on PATH) and the Go module proxy (GOPROXY) for the first build.\n"
-            f"exit status {result.returncode}; its output:\n{result.stderr[-6000:]}",
-            pytrace=False,
-        )
-    binary = Path(result.stdout.strip().splitlines()[-1])
-    assert binary.is_file() and os.access(binary, os.X_OK), binary
-    return binary
 
 
 # --------------------------------------------------------------------------- configs

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reconify_otel_testing import ASSISTANTS_RECORDINGS
 from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
-from reconify_otel_testing.sink import ReconifySink
+
+from reconify_otel.offline import ASSISTANTS_RECORDINGS
+from reconify_otel.offline.sink import ReconifySink
 
 from .helpers import API_KEY, APP_KEY, sdk_restored
 

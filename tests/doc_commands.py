@@ -19,7 +19,12 @@ SHELL_LANGUAGES = ("sh", "bash", "shell", "console")
 
 def documents() -> list[Path]:
     """Every markdown file whose commands users copy."""
-    return [README, *sorted((ROOT / "docs").glob("*.md")), *sorted(EXAMPLES.rglob("*.md"))]
+    return [
+        README,
+        ROOT / "CONTRIBUTING.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted(EXAMPLES.rglob("*.md")),
+    ]
 
 
 def shell_blocks(path: Path) -> list[str]:

@@ -14,10 +14,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from reconify_otel.core import attributes as A
 from reconify_otel.core.payload import Defaults
 
+from .ci import in_ci
 from .helpers import CURRENT, OUTPUT_OK, OWN
 
+# CI tries three times the examples of a contributor's default run (CONTRIBUTING.md).
 FUZZ = settings(
-    max_examples=300,
+    max_examples=300 if in_ci() else 100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

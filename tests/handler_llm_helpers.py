@@ -8,10 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconify_otel_testing.replay import CALLS, RecordedCall, recorded_calls
-
 from reconify_otel import reconify_openai_handler
 from reconify_otel.handler.openai_handler import ReconifyHandler
+from reconify_otel.offline.replay import CALLS, RecordedCall, recorded_calls
 
 from . import llm_recordings as reference
 from .helpers import API_KEY, APP_KEY

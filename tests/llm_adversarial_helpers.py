@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from reconify_otel_testing.replay import RecordedCall
+from reconify_otel.offline.replay import RecordedCall
 
 from .handler_llm_helpers import calls_of
 

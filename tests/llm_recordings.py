@@ -2,7 +2,7 @@
 tests compare the mapping with, computed from the recordings alone (streams accumulated
 the way the SDKs do), never from the mapping.
 
-``exchanges(cassette)`` reads a recording of ``reconify_otel_testing.LLM_RECORDINGS`` (or a
+``exchanges(cassette)`` reads a recording of ``reconify_otel.offline.LLM_RECORDINGS`` (or a
 ``synthetic__*`` exchange of ``tests/fixtures/llm_spans``); ``expected_request`` and
 ``expected_response`` give the payload's ``request`` and ``response`` for one of them.
 """
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from reconify_otel_testing import LLM_RECORDINGS
+
+from reconify_otel.offline import LLM_RECORDINGS
 
 SPANS = Path(__file__).parent / "fixtures" / "llm_spans"
 

@@ -21,11 +21,11 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reconify_otel_testing.replay import LlmReplay, RecordedCall, llm_cassettes, recorded_calls
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import IdentitySpanProcessor, ReconifySpanExporter
 from reconify_otel.core.mapping import is_selected
+from reconify_otel.offline.replay import LlmReplay, RecordedCall, llm_cassettes, recorded_calls
+from reconify_otel.offline.sink import ReconifySink
 
 from .helpers import API_KEY, APP_KEY, sdk_restored
 

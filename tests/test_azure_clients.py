@@ -10,9 +10,9 @@ from openai import AsyncAzureOpenAI, AzureOpenAI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import AssistantsInstrumentor, ReconifySpanExporter
+from reconify_otel.offline.sink import ReconifySink
 
 from .helpers import API_KEY, APP_KEY
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from . import collector_process
+from . import collector_build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,10 +31,12 @@ SECTIONS = (
 )
 RECOVERY_COMMAND = ".venv/bin/python -m benchmarks --only recovery"  # docs/reliability.md
 # The Collector the benchmark runs, built before its clock starts (a cold build takes minutes).
-otelcol = collector_process.otelcol
+otelcol = collector_build.otelcol
+
+pytestmark = pytest.mark.benchmarks
 
 
-@pytest.mark.timeout(240 + collector_process.BUILD_TIMEOUT)
+@pytest.mark.timeout(240 + collector_build.BUILD_TIMEOUT)
 def test_quick_benchmarks_write_every_section(tmp_path: Path, otelcol: Path) -> None:
     output = tmp_path / "results.md"
     done = subprocess.run(

@@ -9,11 +9,11 @@ import time
 
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter, reconify_openai_handler
 from reconify_otel.delivery.breaker import FIRST_PAUSE, Admission, Breaker, Latch
 from reconify_otel.delivery.outcome import Outcome, Result
+from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .helpers import API_KEY, APP_KEY, CURRENT, IN, OUT, make_span, run_dict
 

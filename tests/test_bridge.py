@@ -23,13 +23,13 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel.bridge import BridgeApp, check_bind, create_app, resolve_config, serve
 from reconify_otel.bridge.otlp_spans import from_otlp, selected_spans
 from reconify_otel.core.mapping import Selection
 from reconify_otel.exporter.sdk_record import from_sdk
+from reconify_otel.offline.assistants import ReplayAssistantsAPI
+from reconify_otel.offline.sink import Answer, ReconifySink
 from reconify_otel.settings import resolve
 
 from .bridge_helpers import (

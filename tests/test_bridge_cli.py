@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from reconify_otel_testing.sink import ReconifySink
+
+from reconify_otel.offline.sink import ReconifySink
 
 from .bridge_process import LISTENING, bridge_process
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from reconify_otel_testing.sink import ReconifySink
+from reconify_otel.offline.sink import ReconifySink
 
 from .bridge_process import BridgeProcess, bridge_process
 

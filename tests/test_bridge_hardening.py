@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel.bridge import resolve_config, wire
 from reconify_otel.bridge.config import BRIDGE_OPTIONS, BridgeConfig, loopback_host_header
+from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .bridge_helpers import TOKEN, BridgeFactory, own_spans, post, protobuf
 from .helpers import API_KEY, APP_KEY
@@ -48,7 +48,8 @@ def test_loopback_host_headers(host: str) -> None:
 @pytest.mark.parametrize(
     "host",
     [None, "", "attacker.example", "attacker.example:4318", "localhost.attacker.example",
-     "127.0.0.1.nip.io", "10.0.0.1:4318", "[::1", "[2001:db8::1]:4318", "localhost:80:80"],
+     "127.0.0.1.nip.io", "10.0.0.1:4318", "[::1", "[2001:db8::1]:4318", "localhost:80:80",
+     "localhost:80@evil.com", "localhost:80/x", "::1", "localhost:0", "[127.0.0.1]"],
 )  # fmt: skip
 def test_other_host_headers(host: str | None) -> None:
     assert not loopback_host_header(host)

@@ -19,9 +19,9 @@ import pytest
 import requests
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel.bridge.config import MIB, BridgeConfig
+from reconify_otel.offline.sink import ReconifySink
 
 from .bridge_helpers import TOKEN
 from .bridge_process import BridgeProcess, bridge_process

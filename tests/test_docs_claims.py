@@ -23,9 +23,7 @@ SINK_TEST = (
     "tests/test_first_hour.py::test_the_readme_sink_command_prints_payloads_with_keys_masked"
 )
 OFFLINE_TEST = "tests/test_examples.py::test_zero_code_under_opentelemetry_instrument"
-REAL_COLLECTOR_TESTS = ".venv/bin/python -m pytest " + " ".join(
-    f"tests/test_real_collector_{part}.py" for part in ("config", "route", "faults")
-)
+REAL_COLLECTOR_TESTS = ".venv/bin/python -m pytest -m collector"
 OFFLINE_COLLECTOR_TESTS = ".venv/bin/python -m pytest " + " ".join(
     f"tests/test_collector_config{part}.py" for part in ("", "_broken")
 )
@@ -35,12 +33,19 @@ BRIDGE = "RECONIFY_APP_KEY=... RECONIFY_API_KEY=... RECONIFY_BRIDGE_TOKEN=... re
 # fresh copy, see test_ci_runs_the_readme_set_up_commands_in_a_fresh_copy) or a test
 # ("file::function") that runs it as written.
 RUN_BY = [
-    (README_MD, "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && ", ".ci/run"),
+    (
+        README_MD,
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' "
+        "-e tests/reconify-otel-testing && ",
+        ".ci/run",
+    ),
     (README_MD, ".venv/bin/python -m pytest", ".ci/run"),
     (README_MD, "export RECONIFY_APP_KEY=... RECONIFY_API_KEY=...", ZERO_CODE_TEST),
     (README_MD, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_TRACES_EXPORTER=", ZERO_CODE_TEST),
     (README_MD, ".venv/bin/reconify-otel sink --port 0", SINK_TEST),
     ("docs/reliability.md", ".venv/bin/python -m pytest tests/test_faults.py", ".ci/run"),
+    ("docs/reliability.md", ".venv/bin/python -m pytest -m slow", ".ci/run"),
+    ("CONTRIBUTING.md", ".venv/bin/python -m pytest", ".ci/run"),  # the default run, each group
     (
         "docs/reliability.md",
         ".venv/bin/python -m benchmarks --only recovery",
@@ -63,6 +68,7 @@ RUN_BY = [
 
 # (document, how the command starts, why no test can run it offline).
 EXTERNAL = [
+    ("CONTRIBUTING.md", "bash .ci/run", "CI itself: every group, a cold Collector build"),
     (README_MD, BRIDGE, "real keys; binds 0.0.0.0 (tests run the bridge on 127.0.0.1)"),
     (COLLECTOR_MD, BRIDGE, "real keys; binds 0.0.0.0"),
     (COLLECTOR_MD, "docker network create otel", "Docker"),
@@ -144,12 +150,12 @@ def test_ci_runs_the_readme_set_up_commands_in_a_fresh_copy() -> None:
     install_and_demo, test_command = commands(shell_blocks(README)[0])
     assert install_and_demo.startswith(RUN_BY[0][1]) and install_and_demo.endswith(" demo")
     assert test_command == ".venv/bin/python -m pytest"
-    # .ci/run reads command 1 from the README and ends with command 2, both as written.
+    # .ci/run reads command 1 from the README and runs command 2, both as written.
     (pattern,) = re.findall(r"install_and_demo=\"\$\(readme_command '([^']+)'\)\"", ci)
     matching = [line for line in README.read_text().splitlines() if re.search(pattern, line)]
     assert matching[0] == install_and_demo
     assert 'eval "$install_and_demo"' in ci
-    assert ci.strip().splitlines()[-1] == test_command
+    assert test_command in ci.splitlines()
     # In a fresh copy of the checkout, not in the working tree beside shared/ and .venv.
     assert "git ls-files -z --cached --others --exclude-standard" in ci
     assert 'workdir="$(mktemp -d)"' in ci and 'cd "$clone"' in ci

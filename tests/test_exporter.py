@@ -21,10 +21,10 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.core import attributes as A
+from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .helpers import API_KEY, APP_KEY, CURRENT, OWN, make_span
 
@@ -238,7 +238,7 @@ ZERO_CODE_APP = textwrap.dedent(
 def test_zero_code_with_opentelemetry_instrument(
     recordings_dir: Path, sink: ReconifySink, tmp_path: Path
 ) -> None:
-    from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
+    from reconify_otel.offline.assistants import ReplayAssistantsAPI
 
     app = tmp_path / "app.py"
     app.write_text(ZERO_CODE_APP)

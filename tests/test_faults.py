@@ -1,7 +1,8 @@
 """Fault injection: outages, kills, hangs and rejections, each with exact counts.
 
 The figures in docs/reliability.md come from this file:
-``.venv/bin/python -m pytest tests/test_faults.py -v``.
+``.venv/bin/python -m pytest tests/test_faults.py -v`` and, for the 30 s outage (the
+``slow`` group), ``.venv/bin/python -m pytest -m slow -v``.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter
+from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .bridge_helpers import TOKEN
 from .helpers import API_KEY, APP_KEY, CURRENT, make_span
@@ -44,6 +45,7 @@ def rss_mib() -> float:
     return 0.0
 
 
+@pytest.mark.slow  # about a minute: the 30 s outage, then 10,000 resent (.ci/run runs it)
 def test_10000_interactions_through_a_30_second_outage(sink: ReconifySink) -> None:
     sink.outage(30, status=503)
     exporter = ReconifySpanExporter(

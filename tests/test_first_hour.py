@@ -8,23 +8,22 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import signal
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import requests
 from opentelemetry.sdk.trace import TracerProvider
 from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter, __version__
 from reconify_otel.cli.main import main
 from reconify_otel.exporter.entry_point import ReconifySpanExporterFromEnvironment
+from reconify_otel.offline.sink import ReconifySink
 
 from .doc_commands import EXAMPLES, README, VENV_BIN, block_with, run_shell, user_env
+from .sink_command import post_once
 
 sys.path.insert(0, str(EXAMPLES))
 from _standins import OTLPReceiver, console_span_names
@@ -145,48 +144,30 @@ def test_demo_help_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     words = " ".join(capsys.readouterr().out.split())
-    assert "against an embedded Assistants API stand-in, traces them" in words
+    assert "two Assistants runs (Reconify's polling and streaming flows), a chat" in words
+    assert "completion and a Responses API call" in words
+    assert "sends the four payloads" in words
 
 
 def test_the_readme_sink_command_prints_payloads_with_keys_masked() -> None:
     (command,) = block_with(README, "reconify-otel sink").split()[:1]
     assert command == ".venv/bin/reconify-otel"
-    process = subprocess.Popen(
-        [str(VENV_BIN / "reconify-otel"), "sink", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    payload = {"reconify": {"appKey": "app-secret-1", "apiKey": "api-secret-2"}, "n": 1}
+    session = post_once(VENV_BIN / "reconify-otel", payload)
+    assert session.answer == {"status": "ok"}  # printed before it answered
+    assert session.returncode == 0, session.err
+    assert session.hint == (
+        f"  export RECONIFY_ENDPOINT={session.endpoint} RECONIFY_APP_KEY=any RECONIFY_API_KEY=any"
+        "   (Ctrl-C stops the sink)\n"
     )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("Reconify sink listening on http://127.0.0.1:")
-        endpoint = first.split()[-1]
-        hint = process.stdout.readline()  # read now: communicate() skips this buffer
-        payload = {"reconify": {"appKey": "app-secret-1", "apiKey": "api-secret-2"}, "n": 1}
-        answer = requests.post(endpoint, json=payload, timeout=10)
-        assert answer.json() == {"status": "ok"}  # printed before it answered
-    finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=10)
-    assert process.returncode == 0, err
-    assert hint == f"  export RECONIFY_ENDPOINT={endpoint}   (any keys work; Ctrl-C stops it)\n"
+    out, err = session.out, session.err
     shown = out.splitlines()
     assert shown[0] == "--- payload 1 (/track) ---"
     assert json.loads("\n".join(shown[1:])) == {
         "n": 1,
         "reconify": {"apiKey": "***", "appKey": "***"},
     }
-    text = first + out
-    assert "secret" not in text + err
-
-
-def test_sink_without_the_stand_ins_says_how_to_install_them(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "reconify_otel_testing.sink", None)  # not installed
-    assert main(["sink", "--port", "0"]) == 2
-    assert "pip install -e '.[demo]'" in capsys.readouterr().err
+    assert "secret" not in session.banner + out + err
 
 
 def test_a_run_whose_answer_is_never_listed_is_explained_once(

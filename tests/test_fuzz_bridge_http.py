@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel.bridge import create_app, resolve_config
 from reconify_otel.core import attributes as A
+from reconify_otel.offline.sink import ReconifySink
 from reconify_otel.settings import resolve
 
 from .bridge_helpers import (

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from openai import OpenAI
-from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 import reconify_otel
 from reconify_otel import reconify_openai_handler
 from reconify_otel.handler.openai_handler import ReconifyHandler
+from reconify_otel.offline.assistants import ReplayAssistantsAPI
+from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .helpers import API_KEY, APP_KEY, IN, OUT, QUESTION, run_dict
 

@@ -19,10 +19,10 @@ from openai import AsyncOpenAI, OpenAI
 from openai.resources.chat.completions import Completions as ChatCompletions
 from openai.resources.completions import Completions
 from openai.resources.responses import Responses
-from reconify_otel_testing.replay import LlmReplay
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 import reconify_otel
+from reconify_otel.offline.replay import LlmReplay
+from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .handler_llm_helpers import (
     OPENAI_CASSETTES,

@@ -11,8 +11,9 @@ from typing import Any
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
-from reconify_otel_testing.replay import LlmReplay, RecordedCall
-from reconify_otel_testing.sink import ReconifySink
+
+from reconify_otel.offline.replay import LlmReplay, RecordedCall
+from reconify_otel.offline.sink import ReconifySink
 
 from .handler_llm_helpers import (
     calls_of,

@@ -13,11 +13,11 @@ from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
 from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from reconify_otel_testing.replay import LlmReplay, RecordedCall
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.handler.openai_handler import ReconifyHandler
+from reconify_otel.offline.replay import LlmReplay, RecordedCall
+from reconify_otel.offline.sink import ReconifySink
 
 from .handler_llm_helpers import (
     ANTHROPIC_CASSETTES,
@@ -187,7 +187,10 @@ def test_capture_content_off_sends_no_texts(sink: ReconifySink) -> None:
     assert handler.log_chat(call.request, call.answer())
     assert handler.close(5)
     (payload,) = sink.payloads
-    assert payload["request"] == {"model": "gpt-3.5-turbo", "messages": None}
+    assert payload["request"] == {
+        "model": "gpt-3.5-turbo",
+        "messages": [{"role": "user", "content": None}],
+    }
     assert payload["response"]["choices"][0]["message"] == {"role": "assistant", "content": None}
     assert payload["response"]["usage"] == expected_response(call)["usage"]
 

@@ -16,10 +16,10 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.instrumentation import AssistantsInstrumentor
+from reconify_otel.offline.sink import ReconifySink
 
 from .assistants_flows import FLOWS, TOOL, Client, ask, assistant_and_thread
 from .helpers import API_KEY, APP_KEY, sdk_restored

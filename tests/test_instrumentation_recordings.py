@@ -11,11 +11,11 @@ from openai import AssistantEventHandler, OpenAI
 from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.instrumentation import AssistantsInstrumentor
+from reconify_otel.offline.assistants import ReplayAssistantsAPI
+from reconify_otel.offline.sink import ReconifySink
 
 from .helpers import API_KEY, APP_KEY, sdk_restored
 

@@ -152,7 +152,8 @@ def test_an_answer_never_listed_still_gives_one_span_after_the_grace(
     assert tracker.sizes()["runs"] == 0
 
 
-def test_bookkeeping_stays_flat_over_100k_runs() -> None:
+def test_bookkeeping_stays_flat_over_20k_runs() -> None:
+    """20 times the largest limit, 10 rounds of 2,000 threads: what is not bounded grows."""
     emitted: list[int] = []
     limits = Limits(max_runs=500, max_threads=500, max_done=1000)
     tracker = RunTracker(lambda f: emitted.append(1), limits)
@@ -167,7 +168,7 @@ def test_bookkeeping_stays_flat_over_100k_runs() -> None:
             "model": "m",
         }
 
-    for i in range(100_000):
+    for i in range(20_000):
         thread = f"thread_{i % 2000}"
         tracker.remember_user_message({"id": f"msg_u{i}", "role": "user", "thread_id": thread})
         start = tracker.begin(thread_id=thread)
@@ -187,7 +188,7 @@ def test_bookkeeping_stays_flat_over_100k_runs() -> None:
     sizes = tracker.sizes()
     assert sizes["runs"] <= 500 and sizes["waiting"] <= 500 and sizes["done"] <= 1000
     assert sizes["threads"] <= 500 and sizes["active"] <= 500
-    assert len(emitted) == 90_000
+    assert len(emitted) == 18_000
 
 
 def test_a_run_finished_elsewhere_is_emitted_once() -> None:
@@ -239,7 +240,7 @@ from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from reconify_otel_testing.assistants_api import SimulatedAssistantsAPI
-from reconify_otel_testing.sink import ReconifySink
+from reconify_otel.offline.sink import ReconifySink
 from reconify_otel import AssistantsInstrumentor, ReconifySpanExporter
 
 AssistantsInstrumentor().instrument()  # no provider yet: nothing to mark spans with

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel.bridge import BridgeApp
+from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .bridge_helpers import bridges, post, protobuf
 from .helpers import CURRENT, make_span

@@ -5,8 +5,9 @@ with content on or off. Real openai SDK, real instrumentations, loopback replay,
 from __future__ import annotations
 
 import pytest
-from reconify_otel_testing.replay import LlmReplay
-from reconify_otel_testing.sink import ReconifySink
+
+from reconify_otel.offline.replay import LlmReplay
+from reconify_otel.offline.sink import ReconifySink
 
 from .llm_adversarial_helpers import CHAT, numbered
 from .llm_replay import Pipeline, client, instrumented, make_call

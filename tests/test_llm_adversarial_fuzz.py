@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reconify_otel.core import privacy
 from reconify_otel.core.dedup import RecentCalls, call_key
 from reconify_otel.core.encoding import encode
 from reconify_otel.core.llm import llm_flavor
@@ -120,13 +121,13 @@ def test_map_span_on_llm_spans_never_raises_and_payloads_encode(
     if flavor is None:
         return
     record = SpanRecord(name, attributes, 1_000_000, 3_000_000, is_error, 7, 9)
-    result = map_span(record, capture_content=capture_content)
+    result = map_span(record)
     if isinstance(result, Skipped):
         assert result.reason is (Skip.ERROR_CALL if is_error else Skip.NO_ANSWER)
         return
     assert not is_error
     assert isinstance(result, Mapped) and result.call_key is not None
-    payload = result.payload
+    payload = result.payload if capture_content else privacy.without_content(result.payload)
     assert set(payload) == PAYLOAD_KEYS
     kind = payload["reconify"]
     assert (kind["format"], kind["type"]) == KINDS[flavor]

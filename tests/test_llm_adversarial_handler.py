@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from openai import AsyncOpenAI, OpenAI
-from reconify_otel_testing.replay import LlmReplay
-from reconify_otel_testing.sink import ReconifySink
 
 import reconify_otel
+from reconify_otel.offline.replay import LlmReplay
+from reconify_otel.offline.sink import ReconifySink
 
 from .handler_llm_helpers import handler_for
 from .llm_adversarial_helpers import CHAT, numbered

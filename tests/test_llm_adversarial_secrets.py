@@ -10,8 +10,9 @@ import json
 import logging
 
 import pytest
-from reconify_otel_testing.replay import LlmReplay, RecordedCall
-from reconify_otel_testing.sink import ReconifySink
+
+from reconify_otel.offline.replay import LlmReplay, RecordedCall
+from reconify_otel.offline.sink import ReconifySink
 
 from .llm_replay import CONVENTIONS, Pipeline, all_calls, instrumented, make_call
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
-from reconify_otel_testing.replay import LlmReplay, RecordedCall, recorded_calls
-from reconify_otel_testing.sink import ReconifySink
+
+from reconify_otel.offline.replay import LlmReplay, RecordedCall, recorded_calls
+from reconify_otel.offline.sink import ReconifySink
 
 from .bridge_helpers import bridges
 from .llm_expectations import check_call

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from reconify_otel_testing.replay import LlmReplay, RecordedCall, recorded_calls
-from reconify_otel_testing.sink import ReconifySink
 
 import reconify_otel
 from reconify_otel import ReconifySpanExporter
+from reconify_otel.offline.replay import LlmReplay, RecordedCall, recorded_calls
+from reconify_otel.offline.sink import ReconifySink
 
 from .helpers import API_KEY, APP_KEY
 from .llm_expectations import check_call

@@ -150,11 +150,11 @@ def test_arbitrary_attribute_values_never_raise() -> None:
         ]
     )
 
-    @hypothesis.given(names, st.dictionaries(keys, values, max_size=8), st.booleans())
+    @hypothesis.given(names, st.dictionaries(keys, values, max_size=8))
     @hypothesis.settings(max_examples=400, deadline=None)
-    def check(name: str, attrs: dict[str, Any], capture: bool) -> None:
+    def check(name: str, attrs: dict[str, Any]) -> None:
         attrs = dict(attrs, **{"openinference.span.kind": "LLM"})
-        result = map_llm_call(name, attrs, capture)
+        result = map_llm_call(name, attrs)
         assert isinstance(result, (LlmCall, str))
         if isinstance(result, LlmCall):
             json.dumps(result.request)

@@ -11,10 +11,8 @@ from typing import Any
 import openai
 import pytest
 from openai import OpenAI
-from reconify_otel_testing.assistants_api import (
-    RecordedRequest,
-    ReplayAssistantsAPI,
-)
+
+from reconify_otel.offline.assistants import RecordedRequest, ReplayAssistantsAPI
 
 from .assistants_helpers import (
     INSTRUCTIONS,

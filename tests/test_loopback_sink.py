@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from reconify_otel_testing.sink import Answer, Attempt, ReconifySink
+
+from reconify_otel.offline.sink import Answer, Attempt, ReconifySink
 
 OK = {"status": "ok"}
 
@@ -292,7 +293,7 @@ def test_attempt_log_records_times_in_order(sink: ReconifySink) -> None:
 
 def test_runs_as_a_process() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconify_otel_testing.sink", "--port", "0", "--hold-ms", "5"],
+        [sys.executable, "-m", "reconify_otel.offline.sink", "--port", "0", "--hold-ms", "5"],
         stdout=subprocess.PIPE,
         text=True,
     )

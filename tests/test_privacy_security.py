@@ -3,6 +3,7 @@ self-observability, and no key in any log, error, repr, debug output or spool fi
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,11 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter, reconify_openai_handler
 from reconify_otel.core.privacy import mask_text
 from reconify_otel.core.size_caps import TRUNCATION_MARKER
+from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .helpers import API_KEY, APP_KEY, OWN, make_span
 
@@ -30,8 +31,6 @@ def texts(message: dict[str, Any]) -> list[str]:
 
 
 def own_span_with(text: str) -> Any:
-    import json
-
     from reconify_otel.core import attributes as A
 
     request = json.loads(str(OWN[A.REQUEST_MESSAGE]))
@@ -40,11 +39,27 @@ def own_span_with(text: str) -> Any:
 
 
 def test_content_switch_keeps_ids_times_and_usage(sink: ReconifySink) -> None:
-    exporter_for(sink, capture_content=False).export([own_span_with("my secret question")])
+    """An assistant run: every text ``null`` (blocks and their order kept), ids, roles,
+    model and usage as they were; nothing of the text anywhere in what arrived."""
+    exporter_for(sink, capture_content=False).export([own_span_with("mail jane@example.com")])
     (payload,) = sink.payloads
-    assert payload["request"]["content"] == [] and payload["response"]["content"] == []
-    assert payload["request"]["id"] == "msg_KXmJuJ3n0yNzkof0jQk2iWEj"
-    assert payload["response"]["usage"]["total_tokens"] == 469
+    assert payload["request"]["content"] == [
+        {"type": "text", "text": {"value": None, "annotations": []}}
+    ]
+    assert [block["text"]["value"] for block in payload["response"]["content"]] == [None, None]
+    request, response = payload["request"], payload["response"]
+    assert (request["id"], request["role"], request["model"]) == (
+        "msg_KXmJuJ3n0yNzkof0jQk2iWEj",
+        "user",
+        "gpt-4o-mini",
+    )
+    assert (response["run_id"], response["thread_id"], response["role"]) == (
+        "run_31fgVjfVXHHOJZbQnBWJXhlN",
+        "thread_erGl66dVoAO1EY2Mp3lvn9JB",
+        "assistant",
+    )
+    assert response["usage"] == {"prompt_tokens": 381, "completion_tokens": 88, "total_tokens": 469}
+    assert "jane" not in json.dumps(payload) and "first" not in json.dumps(payload)
 
 
 def test_pii_masking(sink: ReconifySink) -> None:
@@ -209,10 +224,8 @@ def test_no_key_in_logs_errors_reprs_or_spool(
 def test_an_answer_echoing_the_request_does_not_put_the_keys_in_the_log(
     sink: ReconifySink, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import json as json_module
-
     exporter = exporter_for(sink)
-    body = json_module.dumps({"error": "bad", "echo": {"appKey": APP_KEY, "apiKey": API_KEY}})
+    body = json.dumps({"error": "bad", "echo": {"appKey": APP_KEY, "apiKey": API_KEY}})
     sink.script(Answer.status(400, body.encode()))
     exporter.export([own_span_with("hello")])
     assert "answered 400" in caplog.text

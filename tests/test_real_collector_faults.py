@@ -12,9 +12,10 @@ from collections.abc import Callable
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from reconify_otel_testing.sink import Answer, ReconifySink
 
-from . import collector_bridge, collector_process
+from reconify_otel.offline.sink import Answer, ReconifySink
+
+from . import collector_bridge, collector_build, collector_process
 from .collector_bridge import (
     Bridge,
     in_order,
@@ -28,11 +29,12 @@ from .collector_bridge import (
 from .collector_process import Collector, free_port, send
 
 # The shared fixtures, bound by name.
-otelcol = collector_process.otelcol
+otelcol = collector_build.otelcol
 start_collector = collector_process.start_collector
 start_bridge = collector_bridge.start_bridge
 
-pytestmark = pytest.mark.timeout(1200)  # the first test may pay for a cold build
+# The first test may pay for a cold build.
+pytestmark = [pytest.mark.collector, pytest.mark.timeout(1200)]
 
 
 def test_bridge_outage_and_collector_crash_lose_nothing_and_send_nothing_twice(

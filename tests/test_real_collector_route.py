@@ -22,9 +22,10 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from reconify_otel_testing.sink import ReconifySink
 
-from . import collector_bridge, collector_process
+from reconify_otel.offline.sink import ReconifySink
+
+from . import collector_bridge, collector_build, collector_process
 from .collector_bridge import (
     UNRELATED,
     Bridge,
@@ -39,12 +40,13 @@ from .collector_process import Collector, Recorded, send
 from .helpers import API_KEY, APP_KEY, CURRENT, make_span
 
 # The shared fixtures, bound by name.
-otelcol = collector_process.otelcol
+otelcol = collector_build.otelcol
 start_collector = collector_process.start_collector
 jaeger = collector_process.jaeger
 start_bridge = collector_bridge.start_bridge
 
-pytestmark = pytest.mark.timeout(1200)  # the first test may pay for a cold build
+# The first test may pay for a cold build.
+pytestmark = [pytest.mark.collector, pytest.mark.timeout(1200)]
 
 LLM_SPANS = Path(__file__).parent / "fixtures" / "llm_spans"
 OPENAI_KINDS = ("chat", "completion", "responses")

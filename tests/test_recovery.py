@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export import SpanExportResult
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter, reconify_openai_handler
 from reconify_otel.core.payload import Skip
+from reconify_otel.offline.sink import Answer, ReconifySink
 from reconify_otel.runtime.counters import STATS_NAMES
 
 from .helpers import API_KEY, APP_KEY, CURRENT, make_span

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,3 +133,78 @@ def test_a_key_in_a_numeric_option_from_the_environment_is_not_echoed(
 def test_numbers_must_be_finite(value: Any) -> None:
     with pytest.raises(ValueError, match="must be a finite number"):
         resolve(timeout=value, **KEYS)
+
+
+WRONG_KEYS = [123, b"bytes-key-7d1c", ["list-key-4e9a"], 12.5, {"key": "dict-key-2b8f"}]
+
+
+def _mentions(message: str, value: Any) -> bool:
+    """Whether the message shows the value or any piece of text inside it."""
+    pieces = {str(value), repr(value)}
+    if isinstance(value, bytes):
+        pieces.add(value.decode())
+    if isinstance(value, (list, dict)):
+        pieces.update(str(item) for item in (value.values() if isinstance(value, dict) else value))
+    return any(piece in message for piece in pieces)
+
+
+@pytest.mark.parametrize("key", ["app_key", "api_key"])
+@pytest.mark.parametrize("value", WRONG_KEYS, ids=lambda v: type(v).__name__)
+def test_a_key_that_is_not_a_string_is_refused_by_the_exporter(key: str, value: Any) -> None:
+    with pytest.raises(TypeError) as error:
+        ReconifySpanExporter(**{**KEYS, key: value})
+    message = str(error.value)
+    env = "RECONIFY_APP_KEY" if key == "app_key" else "RECONIFY_API_KEY"
+    assert (
+        message == f"{key} (or {env}) must be a string, got a value of type {type(value).__name__}"
+    )
+    assert not _mentions(message, value)
+
+
+@pytest.mark.parametrize("value", WRONG_KEYS, ids=lambda v: type(v).__name__)
+def test_a_key_that_is_not_a_string_is_refused_by_the_handler(value: Any) -> None:
+    from openai import OpenAI
+
+    from reconify_otel import reconify_openai_handler
+
+    client = OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1")
+    create = client.chat.completions.create
+    with pytest.raises(TypeError, match=r"^app_key \(or RECONIFY_APP_KEY\) must be a string"):
+        reconify_openai_handler(client, app_key=value, api_key=API_KEY)
+    assert client.chat.completions.create == create  # the client was left as it was
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "kind"),
+    [
+        ("endpoint", b"http://127.0.0.1:9/track", "a string"),
+        ("compression", 1, "a string"),
+        ("ca_bundle", b"/etc/ssl/certs/ca.pem", "a string or a path"),
+        ("spool_dir", ["/tmp/spool"], "a string or a path"),
+    ],
+)
+def test_string_options_of_another_type_are_refused(option: str, value: Any, kind: str) -> None:
+    with pytest.raises(TypeError) as error:
+        resolve(**KEYS, **{option: value})
+    assert str(error.value).startswith(f"{option} (or RECONIFY_")
+    assert f"must be {kind}, got a value of type {type(value).__name__}" in str(error.value)
+    assert not _mentions(str(error.value), value)
+
+
+def test_paths_may_be_path_objects(tmp_path: Path) -> None:
+    settings = resolve(**KEYS, spool_dir=tmp_path / "spool")
+    assert settings.spool_dir == str(tmp_path / "spool")
+
+
+def test_the_exporter_opentelemetry_instrument_builds_logs_a_bad_key_type_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from reconify_otel.exporter.entry_point import ReconifySpanExporterFromEnvironment
+
+    with caplog.at_level(logging.ERROR, logger="reconify_otel"):
+        exporter = ReconifySpanExporterFromEnvironment(app_key=b"bytes-key-7d1c", api_key=API_KEY)
+    assert exporter.exporter is None  # a no-op that counts what it drops
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "app_key (or RECONIFY_APP_KEY) must be a string" in errors[0]
+    assert "bytes-key" not in errors[0]

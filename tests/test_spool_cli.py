@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconify_otel_testing.sink import ReconifySink
-
 from reconify_otel import ReconifySpanExporter
+from reconify_otel.offline.sink import ReconifySink
 
 from .helpers import API_KEY, APP_KEY, CURRENT, make_span
 

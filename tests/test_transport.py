@@ -12,13 +12,13 @@ import urllib.request
 from collections.abc import Mapping
 
 import pytest
-from reconify_otel_testing.sink import Answer, ReconifySink
 
 from reconify_otel import ReconifySpanExporter, reconify_openai_handler
 from reconify_otel.delivery.fanout import FanOut
 from reconify_otel.delivery.outcome import DEFERRED, Outcome, Result
 from reconify_otel.delivery.retry import MAX_RETRY_AFTER, RetryingSender, parse_retry_after
 from reconify_otel.delivery.transport import HttpAnswer, Unreachable, shown_endpoint
+from reconify_otel.offline.sink import Answer, ReconifySink
 from reconify_otel.settings import Settings, resolve
 
 from .helpers import API_KEY, APP_KEY, CURRENT, IN, OUT, make_span, run_dict

@@ -12,10 +12,10 @@ from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
-from reconify_otel_testing.sink import ReconifySink
 
 from reconify_otel import ReconifySpanExporter
+from reconify_otel.offline.assistants import ReplayAssistantsAPI
+from reconify_otel.offline.sink import ReconifySink
 
 from .helpers import API_KEY, APP_KEY, QUESTION, run_polling_flow
 

@@ -16,6 +16,7 @@ from benchmarks.harness import BenchRun, batches, fmt, log, preparer, rotated, t
 def bench(run: BenchRun) -> None:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
+    from reconify_otel.core import privacy
     from reconify_otel.core.encoding import encode
     from reconify_otel.core.mapping import map_span
     from reconify_otel.exporter.sdk_record import from_sdk
@@ -48,7 +49,22 @@ def bench(run: BenchRun) -> None:
             for payload in payloads:
                 encode(payload, APP_KEY, API_KEY)
 
-        candidates = {"ours": ours, "otlp": otlp, "map": map_only, "encode": encode_only}
+        def content_off(payloads: list[Any] = payloads) -> None:
+            for payload in payloads:
+                privacy.without_content(payload)
+
+        def masked(payloads: list[Any] = payloads) -> None:
+            for payload in payloads:
+                privacy.mask_pii(payload)
+
+        candidates = {
+            "ours": ours,
+            "otlp": otlp,
+            "map": map_only,
+            "encode": encode_only,
+            "content_off": content_off,
+            "mask_pii": masked,
+        }
         samples: dict[str, list[float]] = {name: [] for name in candidates}
         ours()  # warm-up
         otlp()
@@ -65,6 +81,8 @@ def bench(run: BenchRun) -> None:
         "otlp": "OTLP: encode_spans(batch).SerializeToString()",
         "map": "  of which map_span alone",
         "encode": "  of which encode (json.dumps with keys) alone",
+        "content_off": "  `capture_content=False`: the allowlist walk alone (not in `ours`)",
+        "mask_pii": "  `mask_pii=True`: the masking walk alone (not in `ours`)",
     }
     for kind, samples in results.items():
         for name, label in labels.items():

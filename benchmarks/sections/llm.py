@@ -24,9 +24,9 @@ def captured_spans() -> dict[str, list[ReadableSpan]]:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from reconify_otel_testing.replay import LlmReplay
 
     from reconify_otel.core.mapping import is_selected
+    from reconify_otel.offline.replay import LlmReplay
     from tests.llm_replay import CONVENTIONS, all_calls, instrumented, make_calls
 
     found: dict[str, list[ReadableSpan]] = {}

@@ -93,7 +93,7 @@ def bench(run: BenchRun) -> None:
     )
     report.add(
         "## 1. Wire throughput (interactions/s to a sink in its own process)\n\n"
-        "Sink: `python -m reconify_otel_testing.sink --port 0 [--hold-ms 20]`, "
+        "Sink: `python -m reconify_otel.offline.sink --port 0 [--hold-ms 20]`, "
         "its own process. All clients send the same interactions (the payload bytes the "
         "exporter produces; (c) re-serialises the same objects with `json=`); where a "
         "client sends fewer (to keep the command under 5 minutes) they are the first of "

@@ -1,7 +1,8 @@
 """Send LLM conversations traced with OpenTelemetry to Reconify.
 
 Importing the package is cheap: the names below load their modules on first use, so
-``import reconify_otel`` pulls in neither wrapt, protobuf, openai nor yaml.
+``import reconify_otel`` pulls in neither wrapt, protobuf, openai nor yaml, nor the offline
+stand-ins (``reconify_otel.offline``, for ``reconify-otel demo`` and ``sink``).
 """
 
 from __future__ import annotations

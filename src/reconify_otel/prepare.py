@@ -66,7 +66,7 @@ class Preparer:
             return Skipped(Skip.UNMAPPABLE, type(error).__name__)
 
     def _prepare(self, record: SpanRecord) -> Prepared | Skipped:
-        mapped = map_span(record, self._defaults, self._settings.capture_content)
+        mapped = map_span(record, self._defaults)
         if (
             isinstance(mapped, Mapped)
             and mapped.call_key is not None
@@ -91,11 +91,13 @@ class Preparer:
         return result
 
     def shape(self, payload: Payload) -> Payload | Skipped:
-        """What may leave the process; a failing ``redact`` hook drops the payload."""
+        """What may leave the process: the content switch or else PII masking (one walk;
+        without content nothing is left to mask), then the ``redact`` hook, which sees
+        what would be sent; if it fails the payload is dropped. Size caps come after."""
         settings = self._settings
         if not settings.capture_content:
             payload = privacy.without_content(payload)
-        if settings.mask_pii:
+        elif settings.mask_pii:
             payload = privacy.mask_pii(payload)
         if settings.redact is not None:
             try:

@@ -176,9 +176,26 @@ def env_flag(env: str, default: bool) -> bool:
         return default
 
 
+def text(raw: Any, name: str, env: str, *, path: bool = False) -> str:
+    """``raw`` if it is a string (or, for a ``path``, an ``os.PathLike``), else a
+    ``TypeError``: ``str()`` of a wrong object (``b'...'``, a list) must not be sent or
+    used as if it were the value meant."""
+    if path and isinstance(raw, os.PathLike):
+        raw = os.fspath(raw)
+    if not isinstance(raw, str):
+        kind = "a string or a path" if path else "a string"
+        raise TypeError(f"{name} (or {env}) must be {kind}, got {described(raw)}")
+    return raw
+
+
 def _text(value: Any, env: str, default: Any, name: str) -> Any:
     raw = pick(value, env)
-    return default if raw is None or raw == "" else str(raw)
+    return default if raw is None or raw == "" else text(raw, name, env)
+
+
+def _path(value: Any, env: str, default: Any, name: str) -> Any:
+    raw = pick(value, env)
+    return default if raw is None or raw == "" else text(raw, name, env, path=True) or default
 
 
 def _compression(value: Any, env: str, default: Any, name: str) -> str:
@@ -194,7 +211,7 @@ def _endpoint(value: Any, env: str, default: Any, name: str) -> Any:
     raw = pick(value, env)
     if raw is None:
         return default
-    if not str(raw).strip():
+    if not text(raw, name, env).strip():
         raise ValueError(
             f"{name} (or {env}) is empty; leave it unset to send to Reconify's endpoint"
         )
@@ -247,13 +264,13 @@ OPTIONS: Final = (
     Option("session_timeout", "RECONIFY_SESSION_TIMEOUT", _num(int, 1), "minutes before a session ends"),
     Option("debug", "RECONIFY_DEBUG", _flag, "log each payload, keys masked"),
     Option("allow_insecure", "RECONIFY_ALLOW_INSECURE", _flag, "allow `http://` to a host other than loopback"),
-    Option("ca_bundle", "RECONIFY_CA_BUNDLE", _text, "CA bundle file for TLS verification"),
+    Option("ca_bundle", "RECONIFY_CA_BUNDLE", _path, "CA bundle file for TLS verification"),
     Option("capture_content", "RECONIFY_CAPTURE_CONTENT", _flag, "send message texts"),
     Option("mask_pii", "RECONIFY_MASK_PII", _flag, "mask e-mail addresses and phone numbers in texts"),
     Option("max_field_bytes", "RECONIFY_MAX_FIELD_BYTES", _num(int, 64), "longest string field; longer ones are truncated"),
     Option("max_payload_bytes", "RECONIFY_MAX_PAYLOAD_BYTES", _num(int, 1024), "largest payload; texts are truncated to fit"),
     Option("spool", "RECONIFY_SPOOL", _flag, "keep undelivered payloads on disk and resend them"),
-    Option("spool_dir", "RECONIFY_SPOOL_DIR", _text, "spool directory (default `~/.cache/reconify-otel/spool`)"),
+    Option("spool_dir", "RECONIFY_SPOOL_DIR", _path, "spool directory (default `~/.cache/reconify-otel/spool`)"),
     Option("spool_max_bytes", "RECONIFY_SPOOL_MAX_BYTES", _num(int, 1024), "spool size cap; the oldest go first"),
     Option("spool_retention_hours", "RECONIFY_SPOOL_RETENTION_HOURS", _num(float, 0.001), "spooled payloads older than this are dropped"),
     Option("interactions", "RECONIFY_INTERACTIONS", _interactions, "what is sent: `all`, or a comma-separated list of `assistant`, `chat`, `completion`, `responses`, `anthropic`"),
@@ -283,10 +300,13 @@ def resolve(*, app_key: str | None = None, api_key: str | None = None, **options
             f"the options are {sorted(OPTION_NAMES)}"
         )
     app, api = pick(app_key, ENV_APP_KEY), pick(api_key, ENV_API_KEY)
+    for arg, env, value in (("app_key", ENV_APP_KEY, app), ("api_key", ENV_API_KEY, api)):
+        if value is not None:
+            text(value, arg, env)  # 123, b"key" or ["key"] is refused, never sent as str()
     missing = [
         f"{arg} (or the {env} environment variable)"
         for arg, env, value in (("app_key", ENV_APP_KEY, app), ("api_key", ENV_API_KEY, api))
-        if value is None or not str(value).strip()
+        if value is None or not value.strip()
     ]
     if missing:
         raise ValueError(
@@ -300,8 +320,8 @@ def resolve(*, app_key: str | None = None, api_key: str | None = None, **options
     if redact is not None and not callable(redact):
         raise TypeError("redact must be a function taking and returning a payload dict")
     settings = Settings(
-        app_key=Secret(str(app)),
-        api_key=Secret(str(api)),
+        app_key=Secret(app),
+        api_key=Secret(api),
         redact=redact,
         transport=options.get("transport"),
         user_agent=f"reconify-otel/{__version__}",

@@ -4,10 +4,12 @@ Plain ASGI rather than Starlette: two routes do not need a framework, the body i
 read chunk by chunk so the size cap holds before a byte more is buffered, and the
 only dependency left is the server (uvicorn).
 
-Order of checks, cheapest first and none of them reading the body: without a token
-the Host header (403), path (404), method (405), token (401), content type and
-encoding (415); then the body (413, 408; 429 past the memory budget), load (429),
-and in a worker thread decoding (400, 413) and forwarding (200, 503).
+Order of checks, cheapest first and none of them reading the body: ambiguous framing
+(400, connection closed; the served bridge refuses it before h11 reads the head, this is
+for other servers), without a token the Host header (403), path (404), method (405),
+token (401), content type and encoding (415); then the body (413, 408; 429 past the
+memory budget), load (429), and in a worker thread decoding (400, 413) and forwarding
+(200, 503).
 """
 
 from __future__ import annotations
@@ -46,11 +48,14 @@ logger = logging.getLogger("reconify_otel.bridge")
 class _Answer(Exception):
     """An early HTTP answer raised from inside request handling."""
 
-    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, retry_after: float | None = None, close: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.retry_after = retry_after
+        self.close = close
 
 
 class BridgeApp:
@@ -108,9 +113,12 @@ class BridgeApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         content_type = wire.media_type(headers.get("content-type", ""))
+        framing = wire.framing_error((name.lower(), value) for name, value in scope["headers"])
         charge = self.budget.charge()
         try:
-            if self._token is None and not loopback_host_header(headers.get("host")):
+            if framing is not None:  # what follows on this connection cannot be trusted
+                raise _Answer(400, framing, close=True)
+            if self._token is None and not _names_this_machine(scope["headers"]):
                 raise _Answer(403, "without a token the bridge answers only Host: localhost")
             if scope["path"] == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 health = json.dumps({"status": "ok", **self.stats()}).encode()
@@ -139,7 +147,7 @@ class BridgeApp:
         except _Answer as early:
             self.counters.add(f"http_{early.status}")
             payload, kind = wire.encode_error(content_type, early.status, early.message)
-            await _respond(send, early.status, payload, kind, early.retry_after)
+            await _respond(send, early.status, payload, kind, early.retry_after, early.close)
             return
         except _Disconnected:
             return
@@ -243,6 +251,12 @@ class _Disconnected(Exception):
     """The client went away before its body arrived; nothing to answer."""
 
 
+def _names_this_machine(headers: list[tuple[bytes, bytes]]) -> bool:
+    """One Host header, naming this machine (a second one could name another)."""
+    hosts = [value for name, value in headers if name.lower() == b"host"]
+    return len(hosts) == 1 and loopback_host_header(hosts[0].decode("latin-1"))
+
+
 def _token_matches(headers: dict[str, str], token: bytes) -> bool:
     scheme, _, given = headers.get("authorization", "").partition(" ")
     # compare_digest: the time taken does not tell how much of a guess was right.
@@ -250,7 +264,12 @@ def _token_matches(headers: dict[str, str], token: bytes) -> bool:
 
 
 async def _respond(
-    send: Send, status: int, body: bytes, content_type: str, retry_after: float | None = None
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str,
+    retry_after: float | None = None,
+    close: bool = False,
 ) -> None:
     headers = [
         (b"content-type", content_type.encode()),
@@ -260,5 +279,7 @@ async def _respond(
         # Capped: Reconify's "come back tomorrow" must not park the Collector's queue.
         seconds = max(1, math.ceil(min(retry_after, MAX_RETRY_AFTER)))
         headers.append((b"retry-after", str(seconds).encode()))
+    if close:  # the server closes the connection after this answer
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

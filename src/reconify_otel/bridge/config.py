@@ -8,6 +8,7 @@ against it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
@@ -88,15 +89,22 @@ def check_bind(host: str, token: Secret | None) -> None:
     )
 
 
+# host[:port], the host a name or dotted address, or an IPv6 address in brackets.
+_HOST_HEADER: Final = re.compile(r"(?:([A-Za-z0-9.-]+)|\[([0-9A-Fa-f:.]+)\])(?::([0-9]{1,5}))?")
+
+
 def loopback_host_header(value: str | None) -> bool:
-    """A ``Host`` header naming this machine (``localhost``, 127.0.0.0/8, ``::1``, any
-    port). Without a token only these are served: a web page whose name an attacker
-    re-pointed at 127.0.0.1 (DNS rebinding) sends its own name and is refused."""
-    if not value:
+    """A ``Host`` header naming this machine (``localhost``, 127.0.0.0/8, ``[::1]``, with
+    a port or not). Without a token only these are served: a web page whose name an
+    attacker re-pointed at 127.0.0.1 (DNS rebinding) sends its own name and is refused.
+    Parsed strictly: anything but host[:port] (userinfo, a path, a bare IPv6 address, a
+    port out of range) is refused, whatever part of it names this machine."""
+    match = _HOST_HEADER.fullmatch((value or "").strip(" \t"))
+    if match is None:
         return False
-    host = value.strip()
-    if host.startswith("["):  # [::1]:4318
-        host = host[1 : host.find("]")] if "]" in host else ""
-    elif host.count(":") == 1:  # name:port
-        host = host.partition(":")[0]
-    return is_loopback(host)
+    name, ipv6, port = match.groups()
+    if port is not None and not 0 < int(port) < 65536:
+        return False
+    if ipv6 is not None:
+        return is_loopback(ipv6) and ":" in ipv6  # [127.0.0.1] is not IPv6
+    return is_loopback(name)

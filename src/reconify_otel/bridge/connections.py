@@ -7,6 +7,12 @@ times a second. Here every connection has ``header_timeout`` to send a full requ
 head (from connecting, or from the first byte after the previous answer),
 ``idle_timeout`` between requests, and at most ``limit`` are open: a new one takes the
 place of the one idle longest, so ``/healthz`` answers even while the table is full.
+
+Each request head is also checked before h11 parses it (``StrictConnection``): h11, as
+RFC 9112 allows, lets Transfer-Encoding win over Content-Length and unfolds continued
+header lines, then keeps the connection open; a proxy in front that framed the request
+otherwise would pass a request hidden in the body. Such a head is answered 400 and the
+connection closed, so nothing pipelined behind it is read.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import asyncio
 import itertools
 import logging
 import os
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from reconify_otel.bridge import wire
 from reconify_otel.runtime.counters import Counters
 from reconify_otel.runtime.logs import RateLimitedLog
 
@@ -87,6 +95,12 @@ class ConnectionGuard:
         victim.transport.close()
         return True
 
+    def refuse_framing(self, reason: str) -> None:
+        self.counters.add("framing_refused")
+        self._log.warning(
+            "framing", "refused a request with ambiguous framing (%s); connection closed", reason
+        )
+
     def on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Out of descriptors anyway (something else took them): one log line a minute,
         not one per attempt, and an idle connection closed to make room."""
@@ -103,8 +117,33 @@ class ConnectionGuard:
         )
 
 
+class StrictConnection(h11.Connection):
+    """h11's server side, refusing a head ``wire.head_error`` finds ambiguous before h11
+    reads it; uvicorn answers h11's ``RemoteProtocolError`` with 400 and closes."""
+
+    def __init__(self, refused: Callable[[str], None], **options: Any) -> None:
+        super().__init__(h11.SERVER, **options)
+        self._refused = refused
+
+    def next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        if self.their_state is h11.IDLE:
+            buffered = self.trailing_data[0]
+            end = wire.HEAD_END.search(buffered)
+            error = wire.head_error(buffered[: end.end()]) if end else None
+            if error is not None:
+                self._refused(error)
+                raise h11.RemoteProtocolError(error, error_status_hint=400)
+        return super().next_event()
+
+
 class GuardedProtocol(H11Protocol):
     guard: ClassVar[ConnectionGuard]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        size = self.config.h11_max_incomplete_event_size
+        options = {} if size is None else {"max_incomplete_event_size": size}
+        self.conn = StrictConnection(self.guard.refuse_framing, **options)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

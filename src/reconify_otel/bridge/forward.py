@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -111,6 +112,7 @@ class Forwarder:
         self._window = window
         self._counters = counters
         self._default_retry_after = default_retry_after
+        self._timeout = settings.timeout
 
     def forward(self, request: ExportTraceServiceRequest) -> Verdict:
         records = _unique(selected_spans(request, self._preparer.selects))
@@ -157,12 +159,15 @@ class Forwarder:
         # After one payload failed for its whole deadline the rest are not tried: the
         # Collector gets 503 at once and resends the batch, instead of this request
         # holding a worker for (spans / threads) x timeout while Reconify is down.
+        # One deadline for the whole request, as an export has: the Collector hears back
+        # within ``timeout`` (plus a second or so) whatever Reconify's endpoint does.
         latch = Latch()
+        deadline = time.monotonic() + self._timeout
 
         def send(body: bytes) -> Result:
-            if not latch.allows():
+            if not latch.allows() or time.monotonic() >= deadline:
                 return Result(Outcome.FAILED)
-            result = self._sender.send(body)
+            result = self._sender.send(body, deadline)
             latch.note(result)
             return result
 

@@ -2,8 +2,10 @@
 
 uvicorn drains in-flight requests on SIGTERM/SIGINT, then runs the app's lifespan
 shutdown, which closes the sender: no send is cut off while a request waits. Its HTTP
-protocol is ``connections.GuardedProtocol`` (h11 with head and idle timeouts and a
-connection cap) on the standard asyncio loop: the combination the tests exercise.
+protocol is ``connections.GuardedProtocol`` (h11 with head and idle timeouts, a
+connection cap and unambiguous request framing) on the standard asyncio loop: the
+combination the tests exercise (uvicorn 0.30.0, 0.40.0 and 0.55.0; it subclasses
+uvicorn's ``H11Protocol``, which is not public API, hence the upper bound on uvicorn).
 """
 
 from __future__ import annotations

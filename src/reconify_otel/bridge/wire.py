@@ -1,15 +1,17 @@
-"""OTLP/HTTP on the wire: bodies in (content type, compression, size caps), answers out.
+"""OTLP/HTTP on the wire: request framing, bodies in (content type, compression, size
+caps), answers out.
 
-Pure functions on bytes, run in a worker thread, so a large batch never stalls the
-event loop that keeps accepting requests.
+Pure functions on bytes; bodies are decoded in a worker thread, so a large batch never
+stalls the event loop that keeps accepting requests.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 # No stubs for protobuf's runtime in the test extra (types-protobuf would add them).
@@ -211,3 +213,44 @@ def encode_error(content_type: str, status: int, message: str) -> tuple[bytes, s
 
 def _json(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+# --- request framing ----------------------------------------------------------------------
+# A proxy in front of the bridge and the bridge must agree where each request ends, or a
+# body becomes a second, unseen request (smuggling). Only the unambiguous forms pass.
+
+HEAD_END: Final = re.compile(rb"\n\r?\n")  # where h11 ends a request head
+
+
+def head_error(head: bytes) -> str | None:
+    """Why a raw request head (through its blank line) is refused, or ``None``: bare CR
+    or LF line ends, obs-folded (continued) header lines, and ``framing_error``."""
+    if head.count(b"\n") != head.count(b"\r\n") or head.count(b"\r") != head.count(b"\r\n"):
+        return "header lines must end with CRLF"
+    fields = []
+    for line in head.split(b"\r\n")[1:]:
+        if line[:1] in (b" ", b"\t"):
+            return "obs-folded (continued) header line"
+        name, _, value = line.partition(b":")
+        fields.append((name.strip().lower(), value))
+    return framing_error(fields)
+
+
+def framing_error(fields: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """Why these (lower-case name, value) headers frame a body ambiguously, or ``None``:
+    at most one of Content-Length (ASCII digits) or Transfer-Encoding (``chunked``)."""
+    lengths, codings = [], []
+    for name, value in fields:
+        if name == b"content-length":
+            lengths.append(value.strip(b" \t"))
+        elif name == b"transfer-encoding":
+            codings.append(value.strip(b" \t").lower())
+    if lengths and codings:
+        return "both Content-Length and Transfer-Encoding"
+    if len(lengths) > 1 or len(codings) > 1:
+        return "repeated Content-Length or Transfer-Encoding"
+    if codings and codings[0] != b"chunked":
+        return "Transfer-Encoding other than chunked"
+    if lengths and not lengths[0].isdigit():  # bytes: ASCII digits only
+        return "Content-Length is not a number"
+    return None

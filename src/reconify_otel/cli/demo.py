@@ -5,7 +5,8 @@ The real ``openai`` SDK replays recorded OpenAI traffic on loopback: two Assista
 API call. The real OpenTelemetry SDK traces them with ``AssistantsInstrumentor`` and the
 upstream ``opentelemetry-instrumentation-openai``, and ``ReconifySpanExporter`` sends
 each to an embedded Reconify-compatible sink; what the sink received is printed, keys
-masked. The stand-ins come from ``reconify_otel_testing`` (the ``demo`` extra).
+masked. The stand-ins and the recordings are ``reconify_otel.offline``; the ``demo``
+extra adds the third-party packages (openai, its instrumentation, PyYAML).
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ def run_demo(out: TextIO = sys.stdout) -> int:
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from reconify_otel_testing.sink import ReconifySink
 
     from reconify_otel.exporter.span_exporter import ReconifySpanExporter
     from reconify_otel.instrumentation import AssistantsInstrumentor
+    from reconify_otel.offline.sink import ReconifySink
 
     with ReconifySink() as sink:
         provider = TracerProvider()
@@ -73,15 +74,10 @@ def _missing_dependency() -> str | None:
     try:
         import openai  # noqa: F401
         import opentelemetry.instrumentation.openai  # noqa: F401
-    except ImportError:
-        return "the demo needs the openai extra: pip install 'reconify-otel[openai]'"
-    try:
-        import reconify_otel_testing  # noqa: F401
         import yaml  # noqa: F401
-    except ImportError:
-        return (
-            "the demo needs the loopback stand-ins (reconify-otel-testing); from a clone of "
-            "reconify-otel: pip install -e '.[demo]'"
+    except ImportError as error:
+        return f"the demo needs {error.name}, which comes with the demo extra: " + (
+            "pip install 'reconify-otel[demo]'"
         )
     return None
 
@@ -89,8 +85,9 @@ def _missing_dependency() -> str | None:
 def _assistant_runs(out: TextIO) -> None:
     """Reconify's two documented Assistants flows, on recorded OpenAI traffic."""
     from openai import AssistantEventHandler, OpenAI
-    from reconify_otel_testing import ASSISTANTS_RECORDINGS
-    from reconify_otel_testing.assistants_api import ReplayAssistantsAPI
+
+    from reconify_otel.offline import ASSISTANTS_RECORDINGS
+    from reconify_otel.offline.assistants import ReplayAssistantsAPI
 
     polling, streaming = (ASSISTANTS_RECORDINGS / name for name in ASSISTANT_CASSETTES)
     with ReplayAssistantsAPI(polling) as api:
@@ -127,7 +124,8 @@ def _assistant_text(message: Any) -> str:
 def _llm_calls(out: TextIO) -> None:
     """A chat completion and a Responses API call, each made as recorded."""
     from openai import OpenAI
-    from reconify_otel_testing.replay import LlmReplay, recorded_calls
+
+    from reconify_otel.offline.replay import LlmReplay, recorded_calls
 
     chat, response = (recorded_calls(name)[0] for name in LLM_CASSETTES)
     replay = LlmReplay([chat, response])

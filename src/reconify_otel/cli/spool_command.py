@@ -15,6 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Plain text for --help (the module docstring is reStructuredText).
+_DESCRIPTION = (
+    "Payloads are spooled per app key and endpoint and only ever resent there, so what was "
+    "spooled for a wrong endpoint waits until its retention ends. list shows each "
+    "partition; drain sends partitions to the endpoint configured now (RECONIFY_*); purge "
+    "deletes them."
+)
 _EPILOG = (
     "The spool is RECONIFY_SPOOL_DIR, else ~/.cache/reconify-otel/spool; drain sends to "
     "RECONIFY_ENDPOINT with RECONIFY_APP_KEY and RECONIFY_API_KEY."
@@ -25,16 +32,18 @@ def add_parser(subparsers: Any) -> None:
     spool = subparsers.add_parser(
         "spool",
         help="list, drain or purge payloads waiting in the local spool",
-        description=__doc__.split("\n\n", 1)[1].strip() if __doc__ else None,
+        description=_DESCRIPTION,
         epilog=_EPILOG,
     )
     actions = spool.add_subparsers(dest="spool_action", required=True)
     actions.add_parser("list", help="print the spool's path and each partition's payloads")
     drain = actions.add_parser("drain", help="send a partition to the configured endpoint")
-    drain.add_argument("partition", nargs="?", help="a name from `list`; all when omitted")
+    drain.add_argument(
+        "partition", nargs="?", help="a partition name that list shows; all when omitted"
+    )
     purge = actions.add_parser("purge", help="delete a partition's payloads")
     which = purge.add_mutually_exclusive_group(required=True)
-    which.add_argument("partition", nargs="?", help="a name from `list`")
+    which.add_argument("partition", nargs="?", help="a partition name that list shows")
     which.add_argument("--all", action="store_true", help="every partition")
 
 
@@ -49,9 +58,10 @@ class Partition:
 
 def base_directory() -> Path:
     from reconify_otel.delivery.spool import default_directory
+    from reconify_otel.delivery.spool_fs import user_directory
 
     configured = os.environ.get("RECONIFY_SPOOL_DIR")
-    return Path(configured) if configured else default_directory()
+    return user_directory(Path(configured) if configured else default_directory())
 
 
 def partitions(base: Path) -> list[Partition]:
@@ -105,7 +115,7 @@ def _chosen(base: Path, name: str | None) -> list[Partition] | None:
         return found
     chosen = [p for p in found if p.path.name == name]
     if not chosen:
-        print(f"reconify-otel spool: no partition {name!r} in {base}", file=sys.stderr)
+        print(f"reconify-otel spool: error: no partition {name!r} in {base}", file=sys.stderr)
         return None
     return chosen
 
@@ -135,7 +145,7 @@ def _drain(base: Path, name: str | None) -> int:
     try:
         settings = resolve(spool=False)  # the endpoint and keys configured now
     except (TypeError, ValueError) as error:
-        print(f"reconify-otel spool drain: {error}", file=sys.stderr)
+        print(f"reconify-otel spool drain: error: {error}", file=sys.stderr)
         return 2
     counters = delivery_counters("spool-command")
     sender = DurableSender(settings, counters, Preparer(settings, counters))
@@ -145,7 +155,7 @@ def _drain(base: Path, name: str | None) -> int:
             try:
                 spool = Spool(part.path, counters, endpoint=part.endpoint)
             except SpoolUnavailable as error:
-                print(f"reconify-otel spool drain: {error}", file=sys.stderr)
+                print(f"reconify-otel spool drain: error: {error}", file=sys.stderr)
                 return 2
             before = counters.snapshot()
             done = sender.drain(spool)

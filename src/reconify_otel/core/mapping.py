@@ -68,20 +68,18 @@ class Selection:
 is_selected = Selection()
 
 
-def map_span(
-    span: SpanRecord, defaults: Defaults = NO_DEFAULTS, capture_content: bool = True
-) -> Mapped | Skipped:
+def map_span(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Skipped:
     """Map a selected span (see ``Selection``) to a payload without keys."""
     if llm_flavor(span.name, span.attributes) is not None:
-        return _map_call(span, defaults, capture_content)
+        return _map_call(span, defaults)
     return map_run(span, defaults)
 
 
-def _map_call(span: SpanRecord, defaults: Defaults, capture_content: bool) -> Mapped | Skipped:
+def _map_call(span: SpanRecord, defaults: Defaults) -> Mapped | Skipped:
     attrs = span.attributes
     if span.is_error:
         return Skipped(Skip.ERROR_CALL, str(attrs.get(A.ERROR_TYPE) or "error status"))
-    call = map_llm_call(span.name, attrs, capture_content)
+    call = map_llm_call(span.name, attrs)
     if isinstance(call, str):
         return Skipped(Skip.NO_ANSWER, call)
     bad = list(call.bad_attributes)

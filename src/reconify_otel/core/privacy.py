@@ -1,6 +1,15 @@
-"""What leaves the process: message texts off on request, e-mail and phone masking.
+"""What leaves the process: the content switch and e-mail/phone masking, as ONE walk over
+the finished payload, whatever format the mapping produced (assistant runs, chat,
+completion, Responses, Anthropic, and any added later).
 
-Both work on copies; the caller's payload is never changed in place.
+Both switches are allowlists. The envelope (``reconify``, ``timestamps``, ``session``,
+``sessionTimeout``, ``user``: what you set) is left as it is; everything else is walked.
+Numbers, booleans and ``null`` are kept. A string is kept only under a key of ``KEPT``
+(ids, model, roles, types, finish and stop reasons, tool names): known to hold no
+content. ``capture_content=False`` turns every other string into ``null`` and drops the
+map entries whose key is not a plain identifier (an e-mail used as a ``metadata`` key);
+``mask_pii=True`` masks e-mail addresses and phone numbers in every other string and in
+map keys. Both work on copies; the caller's payload is never changed in place.
 """
 
 from __future__ import annotations
@@ -19,29 +28,106 @@ _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 _PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{5,24}\d(?![\w])")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 
-
-# Where an LLM call's texts sit (chat, completion, Responses, Anthropic shapes): the
-# values under these keys, at any depth of ``request`` and ``response``.
-_CONTENT_KEYS = frozenset(
-    {"content", "text", "prompt", "system", "instructions", "arguments", "thinking", "input"}
+# What each route sets itself and the service needs as it is; never walked.
+ENVELOPE = frozenset({"reconify", "timestamps", "session", "sessionTimeout", "user"})
+# The keys whose string values are kept: provider ids, enums and names, never free text.
+# ``name`` is a tool's (or a schema's) name, except in a message (a dict with ``role``),
+# where it names a participant and is not kept.
+KEPT = frozenset(
+    {
+        "id",
+        "call_id",
+        "tool_call_id",
+        "tool_use_id",
+        "thread_id",
+        "run_id",
+        "assistant_id",
+        "previous_response_id",
+        "file_id",
+        "model",
+        "object",
+        "type",
+        "role",
+        "status",
+        "finish_reason",
+        "stop_reason",
+        "name",
+        "tool_choice",
+        "reasoning_effort",
+        "effort",
+        "service_tier",
+        "system_fingerprint",
+        "media_type",
+        "detail",
+    }
 )
 
 
-def _is_assistant(payload: Payload) -> bool:
-    envelope = payload.get("reconify")
-    return isinstance(envelope, dict) and envelope.get("type") == "assistant"
-
-
 def without_content(payload: Payload) -> Payload:
-    """Ids, times, model and usage stay; message content goes (``null`` for LLM calls)."""
-    if _is_assistant(payload):
-        return _map_messages(payload, lambda message: dict(message, content=[]))
-    return _map_sides(payload, lambda side: _null_content(side))
+    """``capture_content=False``: strings outside ``KEPT`` become ``null``."""
+    return _outside_envelope(payload, _nothing, _nothing)
 
 
 def mask_pii(payload: Payload) -> Payload:
-    """E-mail addresses and phone numbers in message texts replaced by markers."""
-    return map_texts(payload, mask_text)
+    """``mask_pii=True``: e-mail addresses and phone numbers masked outside ``KEPT``."""
+    return _outside_envelope(payload, mask_text, _masked_key)
+
+
+Text = Callable[[str], str | None]
+Key = Callable[[Any], Any]
+
+
+def _outside_envelope(payload: Payload, text: Text, key_of: Key) -> Payload:
+    return {
+        key: value if key in ENVELOPE else _walk(value, False, text, key_of)
+        for key, value in payload.items()
+    }
+
+
+def _nothing(_value: Any) -> None:
+    return None
+
+
+def _masked_key(key: Any) -> Any:
+    return mask_text(key) if isinstance(key, str) else key
+
+
+# Kept as they are by both switches; any other leaf is text (the encoder writes an
+# object it does not know as ``str(object)``).
+_NUMBERS = (int, float, type(None))
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _walk(value: Any, kept: bool, text: Text, key_of: Key) -> Any:
+    """The one walk: ``text`` on each string not ``kept``, ``key_of`` on each map key that
+    is not a plain ASCII identifier, as every key of the formats is (None drops the entry;
+    an identifier holds no ``@`` and no digit run that starts a word). Dicts and lists
+    (tuples too) are rebuilt, never changed."""
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        in_message = "role" in value
+        for key, item in value.items():
+            keep = key in KEPT and not (in_message and key == "name")
+            if keep or (type(key) is str and key.isascii() and key.isidentifier()):
+                name = key
+            else:
+                name = key_of(key)
+                if name is None:
+                    continue
+            kind = type(item)
+            if kind is str:
+                out[name] = item if keep else text(item)
+            elif kind in _SCALARS:
+                out[name] = item
+            else:
+                out[name] = _walk(item, keep, text, key_of)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_walk(item, kept, text, key_of) for item in value]
+    if isinstance(value, _NUMBERS):
+        return value
+    shown = value if isinstance(value, str) else str(value)  # what the encoder would write
+    return shown if kept else text(shown)
 
 
 def mask_text(text: str) -> str:
@@ -55,31 +141,26 @@ def _looks_like_phone(text: str) -> bool:
     return 7 <= digits <= 15 and not _DATE.fullmatch(text.strip())
 
 
-def _map_messages(payload: Payload, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Payload:
-    copy = dict(payload)
-    for side in ("request", "response"):
-        if isinstance(copy.get(side), dict):
-            copy[side] = change(copy[side])
-    return copy
+# --- the texts the size caps shorten (``size_caps.fit``) ------------------------------------
+
+# Where an LLM call's texts sit (chat, completion, Responses, Anthropic shapes): the
+# values under these keys, at any depth of ``request`` and ``response``.
+_CONTENT_KEYS = frozenset(
+    {"content", "text", "prompt", "system", "instructions", "arguments", "thinking", "input"}
+)
+
+
+def _is_assistant(payload: Payload) -> bool:
+    envelope = payload.get("reconify")
+    return isinstance(envelope, dict) and envelope.get("type") == "assistant"
 
 
 def _map_sides(payload: Payload, change: Callable[[Any], Any]) -> Payload:
     copy = dict(payload)
     for side in ("request", "response"):
-        if side in copy:
+        if isinstance(copy.get(side), dict):
             copy[side] = change(copy[side])
     return copy
-
-
-def _null_content(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: None if key in _CONTENT_KEYS else _null_content(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_null_content(item) for item in value]
-    return value
 
 
 def _map_content_texts(value: Any, change: Callable[[str], str], inside: bool) -> Any:
@@ -107,7 +188,7 @@ def map_texts(payload: Payload, change: Callable[[str], str]) -> Payload:
             return message
         return dict(message, content=[_block(block, change) for block in content])
 
-    return _map_messages(payload, on_message)
+    return _map_sides(payload, on_message)
 
 
 def texts_of(payload: Payload) -> list[str]:

@@ -24,6 +24,7 @@ from reconify_otel.delivery.fanout import FanOut
 from reconify_otel.delivery.outcome import DEFERRED, Outcome, Result
 from reconify_otel.delivery.retry import RetryingSender
 from reconify_otel.delivery.spool import Spool, SpoolUnavailable, default_directory, partition_name
+from reconify_otel.delivery.spool_fs import user_directory
 from reconify_otel.delivery.transport import HttpTransport
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Counters, observe_spool
@@ -79,8 +80,9 @@ class DurableSender:
         base = Path(settings.spool_dir) if settings.spool_dir else default_directory()
         try:
             return Spool(
-                # One partition per app key and endpoint: never resent elsewhere.
-                base / partition_name(settings.app_key.reveal(), settings.endpoint),
+                # One partition per app key and endpoint: never resent elsewhere; in a
+                # folder others can write to, below one of this user's own.
+                user_directory(base) / partition_name(settings.app_key.reveal(), settings.endpoint),
                 self._counters,
                 endpoint=self._sender.endpoint,
                 max_bytes=settings.spool_max_bytes,
@@ -108,7 +110,7 @@ class DurableSender:
         """Send within one ``export_timeout``, spool what was not delivered, count each
         outcome; one result per item, in order. Blocks at most about ``export_timeout``."""
         deadline = time.monotonic() + self._settings.export_timeout
-        results = self._fanout.map(lambda item: self._send_one(item, deadline), items)
+        results = self._fanout.map(lambda item: self._send_one(item, deadline), items, _tried)
         self.spool_now(
             [i.payload for i, r in zip(items, results, strict=True) if r.outcome.undelivered]
         )
@@ -217,7 +219,7 @@ class DurableSender:
                 spool.remove_if_empty()
                 return True
             work = [(c, self._preparer.seal(p)) for c in claimed for p in c.payloads]
-            results = self._fanout.map(lambda pair: self._send_one(pair[1], None), work)
+            results = self._fanout.map(lambda pair: self._send_one(pair[1], None), work, _tried)
             remaining: dict[int, list[dict[str, Any]]] = {id(c): [] for c in claimed}
             for (source, item), result in zip(work, results, strict=True):
                 if result.attempts:
@@ -252,6 +254,11 @@ class DurableSender:
             drainer.join(max(0.0, deadline - time.monotonic()))
         if self._spool is not None:
             self._spool.remove_if_empty()  # no folder left behind by this process
+
+
+def _tried(result: Result) -> bool:
+    """Only a payload that went on the wire tells the fan-out the round trip."""
+    return result.attempts > 0
 
 
 def _drain_while_alive(ref: weakref.ref[DurableSender]) -> None:

@@ -2,9 +2,12 @@
 
 A request costs about half a millisecond of CPU here; on loopback extra threads only
 fight over the GIL, across a WAN each one waits. So the calling thread works, and
-helpers join it in proportion to the observed time per item, up to ``concurrency``.
-Workers pull from one shared iterator: no barrier between groups, and a helper that
-never started (the pool shut down under it) leaves its share to the others.
+helpers join it in proportion to the observed time per item, up to ``concurrency``,
+also in the middle of a long map: a spool resend that starts on a stale estimate does
+not stay on one thread. Only items that went on the wire count (``timed``) and call for
+helpers: thousands not tried while the endpoint was down take no time and must not make
+the WAN look local. Workers pull from one shared counter: no barrier between groups, and a helper
+that never started (the pool shut down under it) leaves its share to the others.
 """
 
 from __future__ import annotations
@@ -38,47 +41,60 @@ class FanOut:
         self._pool: ThreadPoolExecutor | None = None
         # Seconds per item; starts as a WAN would look, then follows what is measured.
         self._latency = 0.05
+        self._on_wire = True  # the last item went on the wire (not deferred)
 
     def _after_fork(self) -> None:
         # The parent's pool threads do not exist in the child; its locks may be held.
         self._reset()
 
-    def map(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """``work`` over ``items``, results in order. ``work`` must not raise."""
-        wanted = min(len(items), self.parallelism())
-        if wanted <= 1:
-            return [self._timed(work, item) for item in items]
+    def map(
+        self,
+        work: Callable[[T], R],
+        items: Sequence[T],
+        timed: Callable[[R], bool] | None = None,
+    ) -> list[R]:
+        """``work`` over ``items``, results in order. ``work`` must not raise.
+        ``timed``: whether a result's time tells the round trip (default: every one)."""
         results: dict[int, R] = {}
-        pending = iter(enumerate(items))
+        taken = 0  # items handed out so far
+        helpers: list[Future[None]] = []
         take = threading.Lock()
 
+        def grow() -> None:
+            # Under ``take``, by a worker about to take an item: the helper list is final
+            # once every item is taken. No new hands while items go nowhere (deferred).
+            wanted = min(self.parallelism() - 1 - len(helpers), len(items) - taken - 1)
+            if wanted <= 0 or not self._on_wire or (pool := self._executor()) is None:
+                return  # enough hands, or shut down: the running workers do the rest
+            with contextlib.suppress(RuntimeError):  # interpreter exit: no new threads
+                for _ in range(wanted):
+                    helpers.append(pool.submit(worker))  # each kept: it may be running
+
         def worker() -> None:
+            nonlocal taken
             while True:
                 with take:
-                    nxt = next(pending, None)
-                if nxt is None:
-                    return
-                results[nxt[0]] = self._timed(work, nxt[1])
+                    if taken >= len(items):
+                        return
+                    grow()
+                    index = taken
+                    taken += 1
+                results[index] = self._timed(work, items[index], timed)
 
-        helpers: list[Future[None]] = []
-        pool = self._executor()
-        if pool is not None:
-            # Shut down, or interpreter exit: no new threads; the calling thread does it all.
-            with contextlib.suppress(RuntimeError):
-                for _ in range(wanted - 1):
-                    helpers.append(pool.submit(worker))  # each kept: it may be running
         worker()
         for helper in helpers:
             with contextlib.suppress(CancelledError):  # never started: others took its share
                 helper.result()
         return [results[i] for i in range(len(items))]
 
-    def _timed(self, work: Callable[[T], R], item: T) -> R:
+    def _timed(self, work: Callable[[T], R], item: T, timed: Callable[[R], bool] | None) -> R:
         began = time.monotonic()
         result = work(item)
-        took = time.monotonic() - began
+        on_wire = timed is None or timed(result)
         with self._lock:
-            self._latency += (took - self._latency) * 0.2
+            self._on_wire = on_wire
+            if on_wire:
+                self._latency += (time.monotonic() - began - self._latency) * 0.2
         return result
 
     def parallelism(self) -> int:

@@ -11,7 +11,9 @@ class Outcome(str, Enum):
 
     ACCEPTED = "accepted"
     REJECTED = "rejected"  # a permanent answer: not retried
-    FAILED = "failed"  # tried; transient failures until the deadline ran out
+    # Tried, not delivered: transient failures until the deadline ran out, or an answer
+    # that is not Reconify's (a redirect, a 2xx without {"status": "ok"}).
+    FAILED = "failed"
     # Not tried: the endpoint is known to be down, or the export's time was spent.
     DEFERRED = "deferred"
     SHUT_DOWN = "shut_down"  # the sender closed before delivery

@@ -1,16 +1,90 @@
-"""The default ``HttpTransport``: one pooled keep-alive ``requests.Session``."""
+"""The default ``HttpTransport``: one pooled keep-alive ``requests.Session``, hardened
+against an endpoint that is not Reconify.
+
+- Redirects are never followed: a 3xx is handed back as it is (the keys are in the body,
+  and ``requests`` re-POSTs a body on 307/308, to any host, https to http too).
+- Each request has a total deadline (``deadline.WATCHDOG``), not only per socket operation:
+  an answer dripped a byte at a time ends at the deadline like a hang.
+- At most ``MAX_ANSWER_BYTES`` of the answer is read (Reconify answers ``{"status": "ok"}``);
+  a connection whose answer was not read to its end is closed, never pooled.
+"""
 
 from __future__ import annotations
 
 import os
 import threading
+import zlib
 from collections.abc import Mapping
+from typing import Any
 
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
+from urllib3.poolmanager import pool_classes_by_scheme as _STOCK_POOLS
 
+from reconify_otel.delivery.deadline import WATCHDOG, Deadline
 from reconify_otel.delivery.transport import HttpAnswer, Unreachable
 from reconify_otel.runtime.forksafe import reset_after_fork
 from reconify_otel.settings import Settings
+
+MAX_ANSWER_BYTES = 64 * 1024
+_current = threading.local()  # the calling thread's request deadline, for its connection
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """Hands its socket to the deadline of the request it serves, new or pooled."""
+
+    def connect(self) -> None:
+        super().connect()
+        self._watch()
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        self._watch()
+        super().request(*args, **kwargs)
+
+    def _watch(self) -> None:
+        deadline: Deadline | None = getattr(_current, "deadline", None)
+        if deadline is not None and self.sock is not None:
+            WATCHDOG.watch(deadline, self.sock)
+
+
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """Pools whose connections are watched, directly and through an HTTP(S) proxy."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _watched(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return _watched(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+
+def _watched(manager: PoolManager) -> PoolManager:
+    if manager.pool_classes_by_scheme is _STOCK_POOLS:  # not a SOCKS proxy's own pools
+        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+    return manager
+
+
+class _Session(requests.Session):
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """None: no redirect is ever followed, nor its answer read whole to look for one
+        (``requests`` reads it even with ``allow_redirects=False``, to offer ``next``)."""
+        return None
 
 
 class RequestsTransport:
@@ -24,8 +98,8 @@ class RequestsTransport:
 
     def _new_session(self) -> requests.Session:
         settings = self._settings
-        session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(
+        session = _Session()
+        adapter = _WatchedAdapter(
             pool_connections=1, pool_maxsize=settings.concurrency, max_retries=0
         )
         session.mount("http://", adapter)
@@ -42,7 +116,11 @@ class RequestsTransport:
             or True
         )
         session.headers.update(
-            {"User-Agent": settings.user_agent, "Content-Type": "application/json"}
+            {
+                "User-Agent": settings.user_agent,
+                "Content-Type": "application/json",
+                "Accept-Encoding": "identity",  # a compressed answer could be a bomb
+            }
         )
         return session
 
@@ -52,14 +130,53 @@ class RequestsTransport:
         self._session = self._new_session()
 
     def post(self, body: bytes, headers: Mapping[str, str], timeout: float) -> HttpAnswer:
+        """One POST that ends within ``timeout`` whatever the endpoint does."""
+        deadline = WATCHDOG.arm(timeout)
+        _current.deadline = deadline
         try:
             response = self._session.post(
-                self._settings.endpoint, data=body, headers=dict(headers), timeout=timeout
+                self._settings.endpoint,
+                data=body,
+                headers=dict(headers),
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
             )
-        except requests.RequestException as error:
-            raise Unreachable(type(error).__name__) from None
-        return HttpAnswer(response.status_code, response.headers, response.text)
+            try:
+                text = _read_answer(response)
+            finally:
+                response.close()  # pooled when read to its end, else closed
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+            name = "Timeout" if deadline.fired else type(error).__name__
+            raise Unreachable(name) from None
+        finally:
+            _current.deadline = None
+            WATCHDOG.disarm(deadline)
+        return HttpAnswer(response.status_code, response.headers, text)
 
     def close(self) -> None:
         with self._lock:
             self._session.close()
+
+
+def _read_answer(response: requests.Response) -> str:
+    """The answer's text, from at most ``MAX_ANSWER_BYTES``; "" when it is longer, or
+    compressed in a way Reconify's is not (neither is Reconify's answer)."""
+    raw = response.raw
+    data = b""
+    while len(data) <= MAX_ANSWER_BYTES:
+        chunk = raw.read(MAX_ANSWER_BYTES + 1 - len(data), decode_content=False)
+        if not chunk:
+            break
+        data += chunk
+    if len(data) > MAX_ANSWER_BYTES:
+        return ""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        try:  # bounded: a small bomb does not become a large answer
+            data = zlib.decompressobj(47).decompress(data, MAX_ANSWER_BYTES + 1)
+        except zlib.error:
+            return ""
+    elif encoding not in ("", "identity"):
+        return ""
+    return data.decode("utf-8", "replace")

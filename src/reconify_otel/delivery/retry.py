@@ -4,6 +4,10 @@ Modelled on opentelemetry-exporter-otlp-proto-http: retry only 429, 502, 503, 50
 connection errors and timeouts, with jittered exponential backoff that a
 ``Retry-After`` replaces, all attempts within one deadline, and a backoff sleep that
 ``close()`` interrupts. Never raises: every payload ends with a ``Result``.
+
+What is not Reconify answering is not a delivery: a redirect (never followed) and a 2xx
+without Reconify's ``{"status": "ok"}`` (a proxy's page, an empty or cut-short answer) end
+the send at once as FAILED, so the payload is kept and the endpoint counts as down.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import time
 from datetime import timezone
 from typing import Any
+from urllib.parse import urljoin
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
@@ -116,7 +121,7 @@ class RetryingSender:
             self._closed.wait(delay)
         if self._closed.is_set():
             return Result(Outcome.SHUT_DOWN, status, attempt, retry_after)
-        if not single_attempt:
+        if attempt and not single_attempt:
             self._log.warning(
                 f"gave-up:{status}",
                 "Reconify delivery to %s failed after %d attempts (last status %s)",
@@ -127,11 +132,35 @@ class RetryingSender:
         return Result(Outcome.FAILED, status, attempt, retry_after)
 
     def _final(self, answer: HttpAnswer, attempt: int) -> Result | None:
-        """Accepted or rejected for good; None when the status is worth another try."""
+        """Accepted, rejected, or kept for later (FAILED at once); None when the status is
+        worth another try now."""
         status = answer.status
+        if 300 <= status < 400:  # never followed: the keys go to the configured host only
+            self._counters.add("redirected")
+            self._log.warning(
+                f"redirect:{status}",
+                "Reconify endpoint %s answered %s, a redirect to %s: not followed, the "
+                "payloads are kept. Set the endpoint to the address Reconify gave you",
+                self.endpoint,
+                status,
+                self._scrubbed(_target(self._settings.endpoint, answer.headers.get("Location"))),
+            )
+            return Result(Outcome.FAILED, status, attempt)
         if 200 <= status < 300:
-            if _accepted(answer.text):
+            verdict = _verdict(answer.text)
+            if verdict is True:
                 return Result(Outcome.ACCEPTED, status, attempt)
+            if verdict is None:  # a proxy's or captive portal's page, empty, cut short
+                self._counters.add("unconfirmed")
+                self._log.warning(
+                    f"unconfirmed:{status}",
+                    "Reconify endpoint %s answered %s (%s) without Reconify's "
+                    '{"status": "ok"}: not counted as delivered, the payloads are kept',
+                    self.endpoint,
+                    status,
+                    _printable(answer.headers.get("Content-Type") or "no content type", 80),
+                )
+                return Result(Outcome.FAILED, status, attempt)
             self._log.warning(
                 "rejected-2xx",
                 "Reconify (%s) answered %s but did not accept the payload: %.200s",
@@ -168,13 +197,31 @@ class RetryingSender:
         return self._closed.is_set()
 
 
-def _accepted(text: str) -> bool:
-    """Reconify says ``{"status": "ok"}``; another JSON status is a rejection."""
+def _verdict(text: str) -> bool | None:
+    """True for Reconify's ``{"status": "ok"}``, False for another status (a rejection),
+    None when the answer is not Reconify's at all."""
     try:
-        answer: Any = json.loads(text) if text.strip() else None
+        answer: Any = json.loads(text)
     except ValueError:
-        return True
-    return not (isinstance(answer, dict) and "status" in answer and answer["status"] != "ok")
+        return None
+    if not isinstance(answer, dict) or "status" not in answer:
+        return None
+    return bool(answer["status"] == "ok")
+
+
+def _target(endpoint: str, location: str | None) -> str:
+    """Where a redirect points, as ``scheme://host/path``: no query, user info or key."""
+    if not location:
+        return "(no Location)"
+    try:
+        return _printable(shown_endpoint(urljoin(endpoint, location.strip())), 300)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return "(an unusable Location)"
+
+
+def _printable(text: str, limit: int) -> str:
+    """An endpoint's header for a log line: no control characters, bounded."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
 
 
 def _backoff(initial: float, attempt: int) -> float:

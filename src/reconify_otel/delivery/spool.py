@@ -12,7 +12,9 @@ One partition (a subdirectory named by a hash of the app key and endpoint) per k
 endpoint, created on the first write and removed when drained empty; its ``endpoint``
 file names the endpoint (never a key) for ``reconify-otel spool list``. A line that is
 not a payload is moved to a ``.bad`` file beside it, counted; a file that cannot be
-opened is skipped, logged once; neither stops the rest.
+opened, a symlink, or another user's file is skipped, logged once; neither stops the rest.
+No symlink is followed and no folder or file of another user's is used (``spool_fs``).
+A temporary file left by a process killed mid-write is removed after a minute, counted.
 """
 
 from __future__ import annotations
@@ -23,13 +25,26 @@ import itertools
 import json
 import logging
 import os
-import stat
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconify_otel.delivery.spool_fs import (
+    FILE_FLAGS,
+    check_base,
+    chosen_base,
+    opened,
+    own,
+    read_all,
+    remove_orphans,
+    write_atomically,
+)
+from reconify_otel.delivery.spool_fs import (
+    SpoolUnavailable as SpoolUnavailable,  # raised by ``Spool``: importable from here
+)
 from reconify_otel.runtime.counters import Counters
 from reconify_otel.runtime.forksafe import reset_after_fork
 from reconify_otel.runtime.logs import RateLimitedLog
@@ -46,12 +61,10 @@ DEFAULT_RETENTION_SECONDS = 48 * 3600
 SUFFIX = ".jsonl"
 ENDPOINT_FILE = "endpoint"
 _WRITE_TRIES = 5  # a partition emptied by another process can vanish between mkdir and write
+TEMPORARY = ".tmp"
+ORPHAN_SECONDS = 60.0  # a write takes milliseconds: an older unlocked temporary file is dead
 
 Payload = dict[str, Any]
-
-
-class SpoolUnavailable(Exception):
-    """The spool directory cannot be used safely; the message says what to fix."""
 
 
 def default_directory() -> Path:
@@ -82,8 +95,9 @@ class Spool:
         max_bytes: int = DEFAULT_MAX_BYTES,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
     ) -> None:
-        """``directory``: this partition's; its parent is checked now, it is made later."""
-        check_base(directory.parent)
+        """``directory``: this partition's (``user_directory(base) / partition_name``);
+        the base is checked now, the folders are made on the first write."""
+        check_base(chosen_base(directory))
         self.directory = directory
         self._counters = counters
         self._endpoint = endpoint
@@ -91,9 +105,11 @@ class Spool:
         self._retention = retention_seconds
         self._seq = itertools.count()
         self._log = RateLimitedLog(logger)
-        self._skipped: set[Path] = set()  # files that could not be opened, logged once
+        self._skipped: set[str] = set()  # files that could not be used, logged once
         self._reset()
         reset_after_fork(self)
+        with contextlib.suppress(FileNotFoundError), self._folder() as (_, folder):
+            self._remove_orphans(folder)  # a process killed mid-write before us
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
@@ -101,6 +117,19 @@ class Spool:
     def _after_fork(self) -> None:
         # A parent thread may have held the lock at fork: the child would wait forever.
         self._reset()
+
+    @contextlib.contextmanager
+    def _folder(self, *, create: bool = False) -> Iterator[tuple[int, int]]:
+        """(parent fd, partition fd); FileNotFoundError if there is none. A partition that
+        cannot be used safely is logged once a minute and looks empty."""
+        try:
+            with opened(self.directory, create=create) as fds:
+                yield fds
+        except SpoolUnavailable as error:
+            if create:
+                raise
+            self._log.log(logging.ERROR, "unsafe", "Reconify spool not used: %s", error)
+            raise FileNotFoundError(self.directory) from None
 
     def put(self, payloads: list[Payload]) -> bool:
         """Write a batch durably; False (counted, logged) if it could not be written."""
@@ -110,9 +139,11 @@ class Spool:
         try:
             for attempt in range(_WRITE_TRIES):
                 try:
-                    if attempt:  # not made yet, or just removed as empty by another
-                        self._make_directory()
-                    self._write(self.directory / name, payloads)
+                    # Not made yet, or just removed as empty by another process: make it.
+                    with self._folder(create=attempt > 0) as (_, folder):
+                        self._write(folder, name, _encode(payloads))
+                        with contextlib.suppress(OSError):  # only ``spool list`` needs it
+                            self._mark(folder)
                     break
                 except FileNotFoundError:
                     if attempt == _WRITE_TRIES - 1:
@@ -129,73 +160,49 @@ class Spool:
             )
             return False
         self._counters.add("spooled", len(payloads))
-        with contextlib.suppress(OSError):  # only ``spool list`` needs it
-            self._mark()
         self._enforce_limits()
         return True
 
-    def _make_directory(self) -> None:
-        check_base(self.directory.parent, warn=False)
-        self.directory.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            self.directory.mkdir(mode=0o700)
-        info = self.directory.lstat()
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            raise SpoolUnavailable(f"{self.directory} is not a directory of this user's")
-        if stat.S_IMODE(info.st_mode) != 0o700:
-            os.chmod(self.directory, 0o700)  # ours (named by the hash), never the user's
-        self._mark()
-
-    def _mark(self) -> None:
+    def _mark(self, folder: int) -> None:
         """The endpoint file, for ``spool list``; again after another process's clean-up
         took it while our batch was being written."""
-        marker = self.directory / ENDPOINT_FILE
-        if self._endpoint and not marker.exists():
-            self._write(marker, None, self._endpoint.encode())
-
-    def _write(self, path: Path, payloads: list[Payload] | None, data: bytes = b"") -> None:
-        """Atomically: a private temporary file, synced, then renamed over ``path``."""
-        if payloads is not None:
-            data = "".join(json.dumps(p, separators=(",", ":")) + "\n" for p in payloads).encode(
-                "utf-8", "replace"
-            )
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.{next(self._seq)}.tmp")
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
+            os.stat(ENDPOINT_FILE, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            if self._endpoint:
+                self._write(folder, ENDPOINT_FILE, self._endpoint.encode())
+
+    def _write(self, folder: int, name: str, data: bytes) -> None:
+        temporary = f"{name}.{os.getpid()}.{next(self._seq)}{TEMPORARY}"
+        write_atomically(folder, name, data, temporary)
 
     def claim(self, max_payloads: int = 512) -> list[Claimed]:
         """Oldest files first, each locked before it is read, until ``max_payloads``
         (at least one file); ``release`` each one."""
-        self._expire()
         taken: list[Claimed] = []
         count = 0
-        for path in self._files():
-            if count >= max_payloads:
-                break
-            fd = self._lock_file(path)
-            if fd is None:
-                continue  # another process is sending it, it is gone, or unusable
-            payloads, bad = self._read(path)
-            if not payloads and not bad:
-                self._unlink(path)
-                os.close(fd)
-                continue
-            taken.append(Claimed(path, payloads, fd, bool(bad)))
-            count += len(payloads)
+        with contextlib.suppress(FileNotFoundError), self._folder() as (_, folder):
+            self._expire(folder)
+            self._remove_orphans(folder)
+            for name in self._files(folder):
+                if count >= max_payloads:
+                    break
+                fd = self._lock_file(folder, name)
+                if fd is None:
+                    continue  # another process is sending it, it is gone, or unusable
+                payloads, bad = self._read(folder, name, fd)
+                if not payloads and not bad:
+                    self._unlink(folder, name)
+                    os.close(fd)
+                    continue
+                taken.append(Claimed(self.directory / name, payloads, fd, bool(bad)))
+                count += len(payloads)
         return taken
 
-    def _read(self, path: Path) -> tuple[list[Payload], list[bytes]]:
+    def _read(self, folder: int, name: str, fd: int) -> tuple[list[Payload], list[bytes]]:
         """Good payloads, and the bad lines (moved to ``<file>.bad``, counted)."""
         try:
-            lines = path.read_bytes().splitlines()
+            lines = read_all(fd).splitlines()
         except OSError:
             return [], []
         good: list[Payload] = []
@@ -210,31 +217,40 @@ class Spool:
                 good.append(payload)
         if bad:
             self._counters.add("spool_bad_lines", len(bad))
-            quarantine = path.with_name(path.name.removesuffix(SUFFIX) + ".bad")
-            try:
-                fd = os.open(quarantine, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                with os.fdopen(fd, "ab") as handle:
-                    handle.write(b"".join(line + b"\n" for line in bad))
-            except OSError:
-                pass  # counted and logged all the same; the good lines go on
+            quarantine = name.removesuffix(SUFFIX) + ".bad"
+            with contextlib.suppress(OSError):  # counted and logged all the same
+                self._append(folder, quarantine, b"".join(line + b"\n" for line in bad))
             self._log.log(
                 logging.ERROR,
                 "bad-lines",
                 "Reconify spool %s: %d unreadable lines in %s moved to %s; the rest is resent",
                 self.directory,
                 len(bad),
-                path.name,
-                quarantine.name,
+                name,
+                quarantine,
             )
         return good, bad
 
+    @staticmethod
+    def _append(folder: int, name: str, data: bytes) -> None:
+        """To a file of ours: never through a symlink, never into another user's file."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | FILE_FLAGS
+        fd = os.open(name, flags, 0o600, dir_fd=folder)
+        try:
+            if own(fd):
+                os.write(fd, data)
+        finally:
+            os.close(fd)
+
     def release(self, claimed: Claimed, remaining: list[Payload]) -> None:
         """Done with a claimed file: delete it, or keep what is still undelivered in place."""
+        name = claimed.path.name
         try:
-            if not remaining:
-                self._unlink(claimed.path)
-            elif claimed.had_bad_lines or len(remaining) != len(claimed.payloads):
-                self._write(claimed.path, remaining)  # same name: same place in line
+            with self._folder() as (_, folder):
+                if not remaining:
+                    self._unlink(folder, name)
+                elif claimed.had_bad_lines or len(remaining) != len(claimed.payloads):
+                    self._write(folder, name, _encode(remaining))  # same place in line
         except OSError as error:
             self._log.log(logging.ERROR, "release", "Reconify spool %s: %s", self.directory, error)
         finally:
@@ -243,62 +259,74 @@ class Spool:
     def remove_if_empty(self) -> None:
         """No folder left behind: a partition with nothing waiting goes (called after a
         resend round, not per file: a listing per file would make draining quadratic)."""
-        with self._lock:
-            try:
-                names = os.listdir(self.directory)
-            except OSError:
-                return
-            if set(names) <= {ENDPOINT_FILE}:
-                with contextlib.suppress(OSError):
-                    (self.directory / ENDPOINT_FILE).unlink(missing_ok=True)
-                    self.directory.rmdir()
+        with self._lock, contextlib.suppress(OSError), self._folder() as (parent, folder):
+            if set(os.listdir(folder)) <= {ENDPOINT_FILE}:
+                self._unlink(folder, ENDPOINT_FILE)
+                os.rmdir(self.directory.name, dir_fd=parent)
 
     def waiting(self) -> bool:
-        return any(path not in self._skipped for path in self._files())
+        with contextlib.suppress(FileNotFoundError), self._folder() as (_, folder):
+            return any(name not in self._skipped for name in self._files(folder))
+        return False
 
     def stats(self) -> tuple[int, int]:
         """(files, bytes) waiting."""
-        sizes = [size for _, size in self._sized(self._files())]
-        return len(sizes), sum(sizes)
+        with contextlib.suppress(FileNotFoundError), self._folder() as (_, folder):
+            sizes = [size for _, size, _ in self._listed(folder)]
+            return len(sizes), sum(sizes)
+        return 0, 0
 
-    def _files(self) -> list[Path]:
+    @staticmethod
+    def _files(folder: int) -> list[str]:
         try:
-            return sorted(self.directory.glob(f"*{SUFFIX}"))
+            return sorted(name for name in os.listdir(folder) if name.endswith(SUFFIX))
         except OSError:
             return []
 
-    @staticmethod
-    def _sized(paths: list[Path]) -> list[tuple[Path, int]]:
-        sized = []
-        for path in paths:
+    def _listed(self, folder: int) -> list[tuple[str, int, float]]:
+        """(name, size, mtime) of each file waiting, oldest first."""
+        listed = []
+        for name in self._files(folder):
             with contextlib.suppress(OSError):
-                sized.append((path, path.stat().st_size))
-        return sized
+                info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                listed.append((name, info.st_size, info.st_mtime))
+        return listed
 
-    def _expire(self) -> None:
+    def _remove_orphans(self, folder: int) -> None:
+        removed = remove_orphans(folder, TEMPORARY, ORPHAN_SECONDS)
+        if removed:
+            self._counters.add("spool_orphans_removed", removed)
+            self._log.warning(
+                "orphans",
+                "Reconify spool %s: removed %d temporary files left by a process killed "
+                "mid-write (nothing spooled was in them)",
+                self.directory,
+                removed,
+            )
+
+    def _expire(self, folder: int) -> None:
         horizon = time.time() - self._retention
-        for path in self._files():
-            with contextlib.suppress(OSError):
-                if path.stat().st_mtime < horizon:
-                    self._drop(path, "older than the retention limit")
+        for name, _, mtime in self._listed(folder):
+            if mtime < horizon:
+                self._drop(folder, name, "older than the retention limit")
 
     def _enforce_limits(self) -> None:
-        with self._lock:
-            sized = self._sized(self._files())
-            total = sum(size for _, size in sized)
-            for path, size in sized:
+        with self._lock, contextlib.suppress(FileNotFoundError), self._folder() as (_, folder):
+            listed = self._listed(folder)
+            total = sum(size for _, size, _ in listed)
+            for name, size, _ in listed:
                 if total <= self._max_bytes:
                     break
                 total -= size
-                self._drop(path, f"over the {self._max_bytes}-byte cap")
+                self._drop(folder, name, f"over the {self._max_bytes}-byte cap")
 
-    def _drop(self, path: Path, why: str) -> None:
-        fd = self._lock_file(path)
+    def _drop(self, folder: int, name: str, why: str) -> None:
+        fd = self._lock_file(folder, name)
         if fd is None:
             return  # being sent right now: not ours to drop
         try:
-            payloads, _ = self._read(path)
-            self._unlink(path)
+            payloads, _ = self._read(folder, name, fd)
+            self._unlink(folder, name)
         finally:
             os.close(fd)
         self._counters.add("spool_dropped", len(payloads))
@@ -311,43 +339,52 @@ class Spool:
         )
 
     @staticmethod
-    def _unlink(path: Path) -> None:
+    def _unlink(folder: int, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            os.unlink(name, dir_fd=folder)
 
-    def _lock_file(self, path: Path) -> int | None:
-        """An fd holding an exclusive lock on ``path``, or None if taken, gone or unusable.
+    def _lock_file(self, folder: int, name: str) -> int | None:
+        """An fd holding an exclusive lock on ``name``, or None if taken, gone or unusable
+        (a directory, a symlink, another user's file: never read, never sent).
 
         After locking, the name must still lead to the locked file: a process that got
         the lock just after another deleted the file must not send it again.
         """
-        if path in self._skipped:
+        if name in self._skipped:
             return None
         try:
-            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+            fd = os.open(name, os.O_RDWR | FILE_FLAGS, dir_fd=folder)
+            if not own(fd):
+                os.close(fd)
+                raise PermissionError(0, "not a file of this user's")
         except FileNotFoundError:
             return None
-        except OSError as error:  # a directory, another user's file, a symlink
-            self._skipped.add(path)
+        except OSError as error:  # a directory, a symlink, another user's file
+            self._skipped.add(name)
             self._counters.add("spool_unopenable_files")
             self._log.log(
                 logging.ERROR,
-                f"open:{path}",
+                f"open:{name}",
                 "Reconify spool %s: cannot open %s (%s); skipped, the rest is resent",
                 self.directory,
-                path.name,
+                name,
                 error.strerror or type(error).__name__,
             )
             return None
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_ino != os.stat(path).st_ino:
-                raise FileNotFoundError(path)
+            if os.fstat(fd).st_ino != os.stat(name, dir_fd=folder, follow_symlinks=False).st_ino:
+                raise FileNotFoundError(name)
         except OSError:
             os.close(fd)
             return None
         return fd
+
+
+def _encode(payloads: list[Payload]) -> bytes:
+    lines = "".join(json.dumps(p, separators=(",", ":")) + "\n" for p in payloads)
+    return lines.encode("utf-8", "replace")
 
 
 def _payload(line: bytes) -> Payload | None:
@@ -359,35 +396,3 @@ def _payload(line: bytes) -> Payload | None:
     if isinstance(value, dict) and isinstance(value.get("reconify"), dict):
         return value
     return None
-
-
-def check_base(base: Path, *, warn: bool = True) -> None:
-    """The spool's base directory must be this user's: refuse (saying what to fix) a
-    directory another user owns or that is not writable, also through a symlink.
-    Permissions of a directory the user chose are never changed, only warned about."""
-    probe = base
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent  # made later, 0700; what exists must let us make it
-    try:
-        info = probe.stat()  # follows a symlink: the target is what matters
-    except OSError as error:
-        raise SpoolUnavailable(f"{base}: {error.strerror}; set spool_dir elsewhere") from None
-    if probe == base and not stat.S_ISDIR(info.st_mode):
-        raise SpoolUnavailable(f"{base} is not a directory; set spool_dir to a directory")
-    if probe == base and hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise SpoolUnavailable(
-            f"{base} belongs to another user (uid {info.st_uid}); "
-            "set spool_dir (RECONIFY_SPOOL_DIR) to a directory of this user's"
-        )
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise SpoolUnavailable(
-            f"{probe} is not writable by this user; "
-            "set spool_dir (RECONIFY_SPOOL_DIR) to a writable directory"
-        )
-    if warn and probe == base and stat.S_IMODE(info.st_mode) & 0o077:
-        logger.warning(
-            "Reconify spool directory %s is open to other users (mode %o); the payloads "
-            "stay private in 0700 subdirectories, but consider chmod 700",
-            base,
-            stat.S_IMODE(info.st_mode),
-        )

@@ -5,6 +5,10 @@ an answer or ``Unreachable``. ``requests_transport.RequestsTransport`` (one pool
 keep-alive ``requests.Session``) is the default; pass another as ``transport=`` to the
 exporter or handler to route requests through your own client. Nothing here imports an
 HTTP library, so the settings can name the type.
+
+A transport must not follow redirects (the keys are in the body: a 3xx is handed back as
+an answer), must end each request within ``timeout`` in all (not per read), and should
+read only a small answer: the default does all three.
 """
 
 from __future__ import annotations

@@ -26,22 +26,27 @@ _events = _meter.create_counter(
 class Stats(TypedDict):
     """What ``exporter.stats()`` and ``handler.stats()`` hold: every name from the start.
 
-    Each counts payloads (interactions), except ``retries`` (extra attempts) and
-    ``spool_unopenable_files`` (files whose payloads cannot be counted)."""
+    Each counts payloads (interactions), except ``retries`` (extra attempts),
+    ``redirected`` and ``unconfirmed`` (attempts: a resent payload counts again) and
+    ``spool_unopenable_files`` and ``spool_orphans_removed`` (files whose payloads
+    cannot be counted)."""
 
     accepted: int  # taken by Reconify on the first round
     rejected: int  # refused for good (400, 401, a 2xx with another status): not retried
-    failed: int  # tried until the deadline ran out; spooled
+    failed: int  # tried until the deadline ran out, or not Reconify's answer; spooled
     deferred: int  # not tried (endpoint down, export_timeout spent); spooled
     shut_down: int  # interrupted by shutdown; spooled
     retries: int
+    redirected: int  # sends answered with a 3xx: never followed; the payload kept
+    unconfirmed: int  # sends answered 2xx without {"status": "ok"}: the payload kept
     resent_accepted: int  # from the spool
     resent_rejected: int
     resent_failed: int  # a resend that failed; still in the spool
     spooled: int  # written to the spool
     spool_dropped: int  # dropped from the spool: byte cap or retention
     spool_bad_lines: int  # unreadable spool lines, moved to a .bad file
-    spool_unopenable_files: int  # spool files that could not be opened: skipped
+    spool_unopenable_files: int  # spool files that could not be used (symlink, not ours): skipped
+    spool_orphans_removed: int  # temporary files of a writer killed mid-write, removed
     spool_write_failed: int  # lost: the spool could not be written
     dropped_undelivered: int  # lost: not delivered and no spool
     dropped_queue_full: int  # lost: the handler's queue was full

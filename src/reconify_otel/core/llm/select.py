@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconify_otel.core.llm import shapes
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES, map_genai
 from reconify_otel.core.llm.openinference import map_openinference
 from reconify_otel.core.llm.shapes import LlmCall
@@ -61,13 +60,9 @@ def is_llm_call(name: str, attributes: Mapping[str, Any]) -> bool:
     return llm_flavor(name, attributes) is not None
 
 
-def map_llm_call(
-    name: str, attributes: Mapping[str, Any], capture_content: bool = True
-) -> LlmCall | str:
+def map_llm_call(name: str, attributes: Mapping[str, Any]) -> LlmCall | str:
     """Map a selected span (see ``llm_flavor``); a short reason when it cannot be.
-
-    ``capture_content=False`` gives what a span recorded without content gives: texts,
-    tool calls and tool definitions ``None``/absent, ids, model, parameters and usage kept.
+    (``capture_content=False`` is applied later, to the finished payload: ``core.privacy``.)
     """
     # The readers probe dozens of keys; an SDK span's attributes (a mapping proxy over
     # BoundedAttributes) answer each through the ABC's ``get``: one copy costs less.
@@ -77,10 +72,7 @@ def map_llm_call(
     if flavor is None:
         return "not an LLM call span"
     mapper = map_openinference if name in OPENINFERENCE else map_genai
-    result = mapper(flavor, attributes)
-    if isinstance(result, str) or capture_content:
-        return result
-    return shapes.without_content(result)
+    return mapper(flavor, attributes)
 
 
 def _official(name: str, attributes: Mapping[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ value the span does not hold becomes ``None`` rather than a guess.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from reconify_otel.core.llm.values import Json, as_dict, as_int, as_list, as_str
@@ -254,26 +254,3 @@ def flat_tools(definitions: list[Any]) -> list[Any]:
         else:
             tools.append(raw)
     return tools
-
-
-# --- content capture off ---------------------------------------------------------------------
-
-
-def without_content(call: LlmCall) -> LlmCall:
-    """What a span recorded with content capture off gives: texts, tool calls and tool
-    definitions gone; ids, model, parameters, finish reasons and usage kept."""
-    request = {k: v for k, v in call.request.items() if k not in ("tools", "system")}
-    for key in ("messages", "prompt"):
-        if key in request:
-            request[key] = None
-    response = dict(call.response)
-    if call.format == "anthropic":
-        response["content"] = None
-    elif call.type == "completion":
-        response["choices"] = [dict(as_dict(c), text=None) for c in as_list(response["choices"])]
-    else:
-        response["choices"] = [
-            dict(as_dict(c), message={"role": "assistant", "content": None})
-            for c in as_list(response["choices"])
-        ]
-    return replace(call, request=request, response=response)

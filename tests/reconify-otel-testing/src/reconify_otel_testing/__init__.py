@@ -1,9 +1,6 @@
-"""Loopback stand-ins for reconify-otel's tests, demo, examples and benchmarks."""
+"""Test doubles for reconify-otel's tests, examples and benchmarks.
 
-from pathlib import Path
-
-RECORDINGS = Path(__file__).resolve().parent / "recordings"
-"""Recorded OpenAI and Anthropic traffic (see ``recordings/ATTRIBUTION.md``)."""
-
-ASSISTANTS_RECORDINGS = RECORDINGS / "openai-assistants"
-LLM_RECORDINGS = RECORDINGS / "llm"
+The offline Reconify sink, the loopback server and the replay of recorded traffic are
+product features (``reconify_otel.offline``, behind ``reconify-otel sink`` and
+``reconify-otel demo``). What only tests need, the simulated Assistants API, lives here.
+"""

@@ -3,8 +3,8 @@
 OpenAI shut the public Assistants API down, so the real ``openai`` SDK is driven
 against these servers instead:
 
-* :class:`ReplayAssistantsAPI` replays a recorded VCR.py cassette, so tests see
-  byte for byte what OpenAI really answered.
+* ``reconify_otel.offline.assistants.ReplayAssistantsAPI`` (product: ``reconify-otel demo``
+  runs on it) replays a recorded VCR.py cassette, byte for byte what OpenAI answered.
 * :class:`SimulatedAssistantsAPI` keeps assistants, threads, messages, runs and
   run steps in memory, for flows no recording covers (tool calls, failures,
   streaming of every kind, async clients, many turns).
@@ -14,8 +14,8 @@ Both log every request they receive (:attr:`requests`) and send
 between polls.
 
 The implementation is split by concern in ``_assistants/``: ``server`` (HTTP, answers in
-OpenAI's shapes), ``replay``, ``state`` (stores and builders), ``runs`` (a run's life),
-``simulated`` (the routes).
+OpenAI's shapes, shared with the replay), ``state`` (stores and builders), ``runs`` (a
+run's life), ``simulated`` (the routes).
 
 Example::
 
@@ -24,16 +24,12 @@ Example::
         ...
 """
 
-from ._assistants.replay import ReplayAssistantsAPI
-from ._assistants.server import RecordedRequest
 from ._assistants.simulated import SimulatedAssistantsAPI
 from ._assistants.state import PROMPT_OVERHEAD, RUN_OUTCOMES, RunOutcome
 
 __all__ = [
     "PROMPT_OVERHEAD",
     "RUN_OUTCOMES",
-    "RecordedRequest",
-    "ReplayAssistantsAPI",
     "RunOutcome",
     "SimulatedAssistantsAPI",
 ]

@@ -5,7 +5,7 @@ endpoint that misbehaves on cue, so this sink answers like Reconify (200
 ``{"status": "ok"}``) until told to fail, and records only what it accepted: a payload
 that got a fault was not delivered, and counting it would hide lost data.
 
-Run ``python -m reconify_otel_testing.sink [--port 0] [--hold-ms 20]`` to serve from a
+Run ``python -m reconify_otel.offline.sink [--port 0] [--hold-ms 20]`` to serve from a
 separate process (benchmarks), so the sink's threads do not compete with the client's.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from reconify_otel_testing._http import LoopbackHandler, LoopbackServer
+from reconify_otel.offline.loopback import LoopbackHandler, LoopbackServer
 
 __all__ = ["Answer", "Attempt", "Received", "ReconifySink", "main"]
 
@@ -353,7 +353,7 @@ def _retry_after(seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve a sink until SIGTERM/SIGINT (see ``sink_cli``; ``--show`` prints payloads)."""
-    from reconify_otel_testing.sink_cli import main as serve
+    from reconify_otel.offline.sink_cli import main as serve
 
     return serve(argv)
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconify_otel_testing import LLM_RECORDINGS
-from reconify_otel_testing._http import LoopbackHandler, LoopbackServer
-from reconify_otel_testing.cassette import load_cassette
+from reconify_otel.offline import LLM_RECORDINGS
+from reconify_otel.offline.cassette import load_cassette
+from reconify_otel.offline.loopback import LoopbackHandler, LoopbackServer
 
 # Which SDK method a recorded path belongs to (the path after the API version prefix).
 CALLS = {

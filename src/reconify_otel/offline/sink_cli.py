@@ -1,6 +1,6 @@
 """The sink as a command, for two audiences.
 
-* ``python -m reconify_otel_testing.sink`` (benchmarks): quiet, first line
+* ``python -m reconify_otel.offline.sink`` (benchmarks): quiet, first line
   ``listening <port>``, payloads counted but not kept, so a long run stays flat.
 * ``reconify-otel sink`` (``--show``): a new user's offline Reconify. It prints the
   endpoint to use, then each payload it receives, pretty-printed with the keys masked.
@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
 
-from reconify_otel_testing.sink import Received, ReconifySink
+from reconify_otel.cli import arguments
+from reconify_otel.offline.sink import Received, ReconifySink
 
 MASK = "***"
 
@@ -37,8 +39,8 @@ class ShowingSink(ReconifySink):
 
 
 def masked(payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload with ``reconify.appKey``/``apiKey`` masked (this distribution does not
-    import reconify_otel, whose debug output masks the same way)."""
+    """Any JSON object the sink accepted, ``reconify.appKey``/``apiKey`` masked; unlike
+    ``core.encoding.masked`` (for payloads we built) it takes objects of any shape."""
     reconify = payload.get("reconify")
     if not isinstance(reconify, dict):
         return payload
@@ -53,26 +55,45 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Serve a sink until SIGTERM/SIGINT."""
     parser = argparse.ArgumentParser(
-        prog="python -m reconify_otel_testing.sink",
+        prog="python -m reconify_otel.offline.sink",
         description="A Reconify-compatible endpoint on 127.0.0.1 that answers "
         '{"status": "ok"} to every POST.',
     )
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--hold-ms", type=float, default=0.0, help="delay per accepted answer")
+    parser.add_argument("--port", type=arguments.port, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--hold-ms", type=arguments.milliseconds, default=0.0, help="delay per accepted answer"
+    )
     parser.add_argument(
         "--show", action="store_true", help="print the endpoint, then each payload, keys masked"
     )
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    if args.show:
-        sink: ReconifySink = ShowingSink(args.port, hold_ms=args.hold_ms)
-        print(f"Reconify sink listening on {sink.url}/track", flush=True)
+    return serve(args.port, hold_ms=args.hold_ms, show=args.show, prog=parser.prog)
+
+
+def serve(port: int, *, hold_ms: float = 0.0, show: bool = False, prog: str = "sink") -> int:
+    """Serve until SIGTERM/SIGINT (exit status 0); 1 when the port cannot be had."""
+    try:
+        sink = (
+            ShowingSink(port, hold_ms=hold_ms)
+            if show
+            else ReconifySink(port, hold_ms=hold_ms, keep_payloads=False)
+        )
+    except OSError as error:  # in use, or a privileged port
         print(
-            f"  export RECONIFY_ENDPOINT={sink.url}/track   (any keys work; Ctrl-C stops it)",
+            f"{prog}: error: cannot listen on 127.0.0.1:{port}: {error.strerror}", file=sys.stderr
+        )
+        return 1
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    if show:
+        endpoint = f"{sink.url}/track"
+        print(f"Reconify sink listening on {endpoint}", flush=True)
+        # Both key variables must be set on the sending side; any values do here.
+        print(
+            f"  export RECONIFY_ENDPOINT={endpoint} RECONIFY_APP_KEY=any RECONIFY_API_KEY=any"
+            "   (Ctrl-C stops the sink)",
             flush=True,
         )
     else:
-        sink = ReconifySink(args.port, hold_ms=args.hold_ms, keep_payloads=False)
         print(f"listening {sink.port}", flush=True)
     sink.serve_forever()
     return 0

@@ -1,7 +1,7 @@
 """Read VCR.py cassettes (YAML) into plain request/answer pairs for replay.
 
-PyYAML is a test dependency only, so it is imported when a cassette is first
-read, not when this module is imported.
+PyYAML comes with the ``demo`` extra, so it is imported when a cassette is first read,
+not when this module is imported.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _decode(raw: Any, encoding: str) -> bytes:
 
 def load_cassette(path: str | Path) -> list[Interaction]:
     """Parse a VCR.py cassette into interactions, in recorded order."""
-    import yaml  # test dependency only: imported lazily on purpose
+    import yaml  # the demo extra's: imported lazily on purpose
 
     with open(path, encoding="utf-8") as fh:
         document = yaml.safe_load(fh)
