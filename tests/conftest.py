@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,3 +93,12 @@ def sim() -> Iterator[SimulatedAssistantsAPI]:
     """The simulated Assistants API on loopback, for the real openai SDK."""
     with SimulatedAssistantsAPI() as api:
         yield api
+
+
+@pytest.fixture(params=[0o777, 0o1777], ids=["0777", "sticky-1777"])
+def shared(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A folder everybody can write to (``spool_users.as_user`` plays the other user)."""
+    directory = Path(tempfile.mkdtemp(prefix="reconify-shared-"))
+    os.chmod(directory, request.param)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)

@@ -7,7 +7,14 @@ import json
 from functools import reduce
 from typing import Any
 
-from reconify_otel.core.privacy import KEPT
+from reconify_otel.core.privacy import (
+    CONTAINERS,
+    JSON_TYPES,
+    KEPT,
+    ROOT_CONTAINERS,
+    is_result,
+    is_token,
+)
 
 Leaf = tuple[tuple[Any, ...], Any]
 
@@ -24,7 +31,7 @@ def leaves(value: Any, path: tuple[Any, ...] = ()) -> set[Leaf]:
 def check_content_off(with_content: dict[str, Any], without: dict[str, Any]) -> None:
     """``without`` is ``with_content`` sent with ``capture_content=False``: the same
     envelope; in request and response the same numbers and booleans at the same places,
-    and of the strings exactly those under a key of ``KEPT`` (a ``name`` not in a message)."""
+    and of the strings exactly those at a protocol position (``_kept``)."""
     sides = ("request", "response")
     assert {k: v for k, v in without.items() if k not in sides} == {
         k: v for k, v in with_content.items() if k not in sides
@@ -35,12 +42,25 @@ def check_content_off(with_content: dict[str, Any], without: dict[str, Any]) -> 
 
 
 def _kept(root: dict[str, Any], leaf: Leaf) -> bool:
-    # A string inside a list is kept under the key that holds the list.
-    path = leaf[0]
-    while not isinstance(path[-1], str):
-        path = path[:-1]
+    """A string directly under a key (never a list item): under ``KEPT``, as one token, in
+    an object reached from its side through ``CONTAINERS`` keys alone (``input`` and
+    ``output`` at the top only; never a ``*_result`` block's ``content``), and not a
+    message's ``name``; or, anywhere, a JSON type name under ``type``."""
+    path, text = leaf
+    if not isinstance(path[-1], str):
+        return False
+    if path[-1] == "type" and text in JSON_TYPES:
+        return True
     holder = reduce(lambda value, step: value[step], path[:-1], root)
-    return path[-1] in KEPT and not (path[-1] == "name" and "role" in holder)
+    if path[-1] not in KEPT or not is_token(text) or (path[-1] == "name" and "role" in holder):
+        return False
+    keys = [(i, step) for i, step in enumerate(path[1:-1], 1) if isinstance(step, str)]
+    for depth, (i, step) in enumerate(keys):
+        parent = reduce(lambda value, step: value[step], path[:i], root)
+        inner = ROOT_CONTAINERS if depth == 0 else CONTAINERS
+        if step not in inner or (step == "content" and is_result(parent)):
+            return False
+    return True
 
 
 def text_of(payloads: list[dict[str, Any]]) -> str:

@@ -221,20 +221,26 @@ def test_export_returns_within_export_timeout_whatever_the_endpoint_drips(
     assert spooled(private_spool) == 1
 
 
-def test_provider_shutdown_is_prompt_behind_a_dripping_endpoint(
-    hostile: Callable[..., Hostile], private_spool: Path
-) -> None:
-    server = hostile(SLOW["drip-body"])
-    exporter = ReconifySpanExporter(f"{server.url}/track", APP_KEY, API_KEY, export_timeout=1.5)
+def batching(exporter: ReconifySpanExporter, spans: int, server: Hostile) -> TracerProvider:
+    """A provider whose ``BatchSpanProcessor`` is exporting ``spans`` spans to ``server``."""
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
     tracer = provider.get_tracer("test")
-    for n in range(20):
+    for n in range(spans):
         attributes: Any = {**CURRENT, "gen_ai.response.1.id": f"msg_{n:06d}"}
         tracer.start_span("openai.assistant.run", attributes=attributes).end()
     deadline = time.monotonic() + 10
     while not server.requests and time.monotonic() < deadline:
         time.sleep(0.01)
+    return provider
+
+
+def test_provider_shutdown_is_prompt_behind_a_dripping_endpoint(
+    hostile: Callable[..., Hostile], private_spool: Path
+) -> None:
+    server = hostile(SLOW["drip-body"])
+    exporter = ReconifySpanExporter(f"{server.url}/track", APP_KEY, API_KEY, export_timeout=1.5)
+    provider = batching(exporter, 20, server)
     started = time.monotonic()
     provider.shutdown()
     took = time.monotonic() - started
@@ -331,6 +337,32 @@ def test_a_2xx_that_is_not_reconifys_answer_is_kept_not_counted_delivered(
     assert len(server.requests) == 1  # kept for later, not hammered now
     assert "not counted as delivered" in caplog.text
     assert APP_KEY not in caplog.text and "Sign in" not in caplog.text
+
+
+EARLY = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+PROCESSING = b"HTTP/1.1 102 Processing\r\n\r\n"
+INTERIM = {  # what came before (or instead of) an answer: a delivery, or kept; never rejected
+    "103 then 200": (EARLY + EARLY + reply("200 OK", OK), Result(Outcome.ACCEPTED, 200, 1)),
+    "102 then 200": (PROCESSING + reply("200 OK", OK), Result(Outcome.ACCEPTED, 200, 1)),
+    "101 as the answer": (reply("101 Switching Protocols"), Result(Outcome.FAILED, 101, 1)),
+    "11 times 103": (EARLY * 11 + reply("200 OK", OK), Result(Outcome.FAILED, None, 1)),
+}
+
+
+@pytest.mark.parametrize("kind", list(INTERIM))
+def test_informational_answers_are_skipped_and_never_a_rejection(
+    hostile: Callable[..., Hostile], kind: str, private_spool: Path
+) -> None:
+    data, expected = INTERIM[kind]
+    server = hostile(answering(data))
+    result = sender(server.url, Counters("test")).send(keyed_body(), single_attempt=True)
+    assert result == expected
+    exporter = ReconifySpanExporter(f"{server.url}/track", APP_KEY, API_KEY, export_timeout=1.5)
+    exporter.export([make_span("openai.assistant.run", CURRENT)])
+    exporter.shutdown()
+    stats = exporter.stats()
+    delivered = result.outcome is Outcome.ACCEPTED
+    assert (stats["accepted"], stats["rejected"], stats["spooled"]) == (delivered, 0, 1 - delivered)
 
 
 def test_a_2xx_cut_short_is_retried_then_kept(hostile: Callable[..., Hostile]) -> None:

@@ -135,6 +135,23 @@ def test_numbers_must_be_finite(value: Any) -> None:
         resolve(timeout=value, **KEYS)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "wanted", "kind"),
+    [
+        ("concurrency", True, "a whole number", "bool"),
+        ("timeout", False, "a number", "bool"),
+        ("max_queue", 2.5, "a whole number", "float"),
+    ],
+)
+def test_numbers_are_not_booleans_and_counts_are_whole(
+    option: str, value: Any, wanted: str, kind: str
+) -> None:
+    with pytest.raises(ValueError) as error:
+        resolve(**{option: value}, **KEYS)
+    env = f"RECONIFY_{option.upper()}"
+    assert str(error.value) == f"{option} (or {env}) must be {wanted}, got a value of type {kind}"
+
+
 WRONG_KEYS = [123, b"bytes-key-7d1c", ["list-key-4e9a"], 12.5, {"key": "dict-key-2b8f"}]
 
 

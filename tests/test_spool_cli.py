@@ -3,27 +3,13 @@ spool, the loopback sink."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.offline.sink import ReconifySink
 
 from .helpers import API_KEY, APP_KEY, CURRENT, make_span
-
-
-def reconify_otel(*args: str, spool: Path, endpoint: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RECONIFY_SPOOL_DIR": str(spool)}
-    env.update(RECONIFY_APP_KEY=APP_KEY, RECONIFY_API_KEY=API_KEY, RECONIFY_ENDPOINT=endpoint)
-    return subprocess.run(
-        [sys.executable, "-m", "reconify_otel.cli", "spool", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from .spool_users import reconify_otel
 
 
 def spool_for_a_wrong_endpoint(count: int) -> str:

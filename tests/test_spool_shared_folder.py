@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,44 +26,15 @@ from reconify_otel.offline.sink import ReconifySink
 from reconify_otel.runtime.counters import Counters
 
 from .helpers import API_KEY, APP_KEY, CURRENT, make_span
+from .spool_users import NEEDS_ROOT, NOBODY, OTHER, as_user
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to act as other users"
-)
+pytestmark = NEEDS_ROOT
 
-NOBODY = 65534
-OTHER = 65533
 OLD_NAME = "00000000000000000001-1-0"  # sorts first: the victim would resend it first
 
 
 def planted_payload() -> bytes:
     return json.dumps({"reconify": {"format": "openai"}, "response": {"id": "planted"}}).encode()
-
-
-def as_user(uid: int, work: Callable[[], None]) -> None:
-    """``work`` in a forked child running as ``uid``; its failure fails the test."""
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 1
-        try:
-            os.setgid(uid)
-            os.setuid(uid)
-            work()
-            code = 0
-        except BaseException as error:  # reported through the exit code
-            print(f"as uid {uid}: {error!r}", file=sys.stderr, flush=True)
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-
-
-@pytest.fixture(params=[0o777, 0o1777], ids=["0777", "sticky-1777"])
-def shared(request: pytest.FixtureRequest) -> Iterator[Path]:
-    """A folder everybody can write to, where ``nobody`` can reach it."""
-    directory = Path(tempfile.mkdtemp(prefix="reconify-shared-"))
-    os.chmod(directory, request.param)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -123,6 +123,10 @@ def number(value: Any, env: str, default: Any, kind: type, name: str, minimum: f
     raw = pick(value, env)
     if raw is None or raw == "":
         return default
+    # True is an int to Python, and int(2.5) is 2: neither is what the user meant.
+    if isinstance(raw, bool) or (kind is int and isinstance(raw, float)):
+        wanted = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name} (or {env}) must be {wanted}, got {described(raw)}")
     try:
         parsed = kind(raw)
     except (TypeError, ValueError):

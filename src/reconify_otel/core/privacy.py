@@ -4,10 +4,15 @@ completion, Responses, Anthropic, and any added later).
 
 Both switches are allowlists. The envelope (``reconify``, ``timestamps``, ``session``,
 ``sessionTimeout``, ``user``: what you set) is left as it is; everything else is walked.
-Numbers, booleans and ``null`` are kept. A string is kept only under a key of ``KEPT``
-(ids, model, roles, types, finish and stop reasons, tool names): known to hold no
-content. ``capture_content=False`` turns every other string into ``null`` and drops the
-map entries whose key is not a plain identifier (an e-mail used as a ``metadata`` key);
+Numbers, booleans and ``null`` are kept. A string is kept only at a protocol position:
+under a key of ``KEPT`` (ids, model, roles, types, finish and stop reasons, tool names),
+as a single token, in a protocol object: ``request``/``response`` themselves, or an
+object reached from them through ``CONTAINERS`` keys only (messages, content blocks,
+tools, tool calls, choices, output items, usage). Every other object is opaque data
+(``metadata``, tool inputs and arguments, JSON schemas, tool results, anything unknown):
+there no key is trusted, and the only string kept is a JSON type name under ``type``.
+``capture_content=False`` turns every other string into ``null`` and drops the map
+entries whose key is not a plain identifier (an e-mail used as a ``metadata`` key);
 ``mask_pii=True`` masks e-mail addresses and phone numbers in every other string and in
 map keys. Both work on copies; the caller's payload is never changed in place.
 """
@@ -30,9 +35,9 @@ _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,
 
 # What each route sets itself and the service needs as it is; never walked.
 ENVELOPE = frozenset({"reconify", "timestamps", "session", "sessionTimeout", "user"})
-# The keys whose string values are kept: provider ids, enums and names, never free text.
-# ``name`` is a tool's (or a schema's) name, except in a message (a dict with ``role``),
-# where it names a participant and is not kept.
+# The keys whose string values are kept in a protocol object: provider ids, enums and
+# names, never free text. ``name`` is a tool's (or a schema's) name, except in a message
+# (a dict with ``role``), where it names a participant and is not kept.
 KEPT = frozenset(
     {
         "id",
@@ -61,6 +66,24 @@ KEPT = frozenset(
         "detail",
     }
 )
+# The keys under which a protocol object holds protocol objects (or lists of them); any
+# other object is opaque data. ``content`` of a ``*_result`` block (a tool's output) is data.
+CONTAINERS = frozenset(
+    {
+        *("messages", "content", "system", "tool_calls", "function", "tools", "tool_choice"),
+        *("choices", "message", "usage", "response_format", "json_schema", "text", "format"),
+        *("reasoning", "thinking", "summary", "annotations", "source", "image_url"),
+        *("image_file", "file", "attachments"),
+    }
+)
+# At the top of ``request``/``response`` only: Responses input items and output items.
+# Deeper down, ``input`` (a tool_use block's) and ``output`` (a tool's) are data.
+ROOT_CONTAINERS = CONTAINERS | {"input", "output"}
+# The one string kept in opaque data: a JSON type name under ``type`` (a schema's), which
+# cannot hold anything else.
+JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
+# A kept value is one token: printable, no space, short (an id, a model, an enum).
+TOKEN_MAX = 256
 
 
 def without_content(payload: Payload) -> Payload:
@@ -79,7 +102,7 @@ Key = Callable[[Any], Any]
 
 def _outside_envelope(payload: Payload, text: Text, key_of: Key) -> Payload:
     return {
-        key: value if key in ENVELOPE else _walk(value, False, text, key_of)
+        key: value if key in ENVELOPE else _walk(value, ROOT_CONTAINERS, text, key_of)
         for key, value in payload.items()
     }
 
@@ -98,36 +121,71 @@ _NUMBERS = (int, float, type(None))
 _SCALARS = frozenset({int, float, bool, type(None)})
 
 
-def _walk(value: Any, kept: bool, text: Text, key_of: Key) -> Any:
-    """The one walk: ``text`` on each string not ``kept``, ``key_of`` on each map key that
-    is not a plain ASCII identifier, as every key of the formats is (None drops the entry;
-    an identifier holds no ``@`` and no digit run that starts a word). Dicts and lists
-    (tuples too) are rebuilt, never changed."""
+def is_token(text: str) -> bool:
+    return len(text) <= TOKEN_MAX and " " not in text and text.isprintable()
+
+
+def is_result(block: Any) -> bool:
+    """A tool's output block (``tool_result``, ``web_search_tool_result``, ...)."""
+    kind = block.get("type") if isinstance(block, dict) else None
+    return isinstance(kind, str) and kind.endswith("_result")
+
+
+def _walk(value: Any, inner: frozenset[str], text: Text, key_of: Key) -> Any:
+    """The one walk, over (a list of) protocol objects; ``inner`` names the keys under
+    which they hold protocol objects, and every other object is ``_data``. ``text`` on each
+    string not kept, ``key_of`` on each map key that is not a plain ASCII identifier, as
+    every key of the formats is (None drops the entry; an identifier holds no ``@`` and no
+    digit run that starts a word). Dicts and lists (tuples too) are rebuilt, never changed."""
+    if not isinstance(value, dict):
+        if isinstance(value, (list, tuple)):
+            return [_walk(item, inner, text, key_of) for item in value]
+        return _data(value, text, key_of)
+    out: dict[Any, Any] = {}
+    in_message = "role" in value
+    for key, item in value.items():
+        if type(key) is str and key.isascii() and key.isidentifier():
+            name = key
+        else:
+            name = key_of(key)
+            if name is None:
+                continue
+        kind = type(item)
+        if kind is str:
+            keep = key in KEPT and is_token(item) and not (in_message and key == "name")
+            out[name] = item if keep else text(item)
+        elif kind in _SCALARS:
+            out[name] = item
+        elif key in inner and not (key == "content" and is_result(value)):
+            out[name] = _walk(item, CONTAINERS, text, key_of)
+        else:
+            out[name] = _data(item, text, key_of)
+    return out
+
+
+def _data(value: Any, text: Text, key_of: Key) -> Any:
+    """Opaque data (user's or model's): no key is trusted; every string but a JSON type
+    name under ``type`` is text, whatever key holds it."""
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
-        in_message = "role" in value
         for key, item in value.items():
-            keep = key in KEPT and not (in_message and key == "name")
-            if keep or (type(key) is str and key.isascii() and key.isidentifier()):
-                name = key
-            else:
-                name = key_of(key)
-                if name is None:
+            if not (type(key) is str and key.isascii() and key.isidentifier()):
+                key = key_of(key)
+                if key is None:
                     continue
             kind = type(item)
             if kind is str:
-                out[name] = item if keep else text(item)
+                out[key] = item if key == "type" and item in JSON_TYPES else text(item)
             elif kind in _SCALARS:
-                out[name] = item
+                out[key] = item
             else:
-                out[name] = _walk(item, keep, text, key_of)
+                out[key] = _data(item, text, key_of)
         return out
     if isinstance(value, (list, tuple)):
-        return [_walk(item, kept, text, key_of) for item in value]
+        return [_data(item, text, key_of) for item in value]
     if isinstance(value, _NUMBERS):
         return value
-    shown = value if isinstance(value, str) else str(value)  # what the encoder would write
-    return shown if kept else text(shown)
+    return text(value if isinstance(value, str) else str(value))  # what the encoder writes
 
 
 def mask_text(text: str) -> str:

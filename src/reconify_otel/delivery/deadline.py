@@ -22,7 +22,8 @@ IDLE_SECONDS = 60.0  # the thread ends after this long with nothing to watch
 
 
 class Deadline:
-    """One request's: the socket it uses (once connected), and whether it has passed."""
+    """One request's: the socket it uses (from the moment it is connected, before any
+    proxy tunnel or TLS handshake), and whether it has passed."""
 
     __slots__ = ("at", "done", "fired", "sock")
 
@@ -66,11 +67,13 @@ class Watchdog:
                 self._cond.notify()
         return deadline
 
-    def watch(self, deadline: Deadline, sock: socket.socket) -> None:
-        """The socket the request now uses (a new or a pooled connection)."""
+    def watch(self, deadline: Deadline, sock: socket.socket | None) -> None:
+        """The socket the request now uses (a new or a pooled connection; None: none).
+
+        Once this returns, the watchdog no longer touches the socket watched before."""
         with self._cond:
             deadline.sock = sock
-            if deadline.fired and not deadline.done:
+            if sock is not None and deadline.fired and not deadline.done:
                 _shut(sock)
 
     def disarm(self, deadline: Deadline) -> None:

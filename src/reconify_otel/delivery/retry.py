@@ -7,7 +7,8 @@ connection errors and timeouts, with jittered exponential backoff that a
 
 What is not Reconify answering is not a delivery: a redirect (never followed) and a 2xx
 without Reconify's ``{"status": "ok"}`` (a proxy's page, an empty or cut-short answer) end
-the send at once as FAILED, so the payload is kept and the endpoint counts as down.
+the send at once as FAILED, so the payload is kept and the endpoint counts as down. So do
+a 1xx taken for the answer and a proxy's 407 (a local misconfiguration, not a rejection).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import json
 import logging
 import math
 import random
+import re
 import threading
 import time
 from datetime import timezone
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
@@ -43,6 +45,8 @@ logger = logging.getLogger("reconify_otel")
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 # Longer than anyone should be asked to wait; a hostile header cannot stop delivery longer.
 MAX_RETRY_AFTER = 3600.0
+PROXY_AUTHENTICATION_REQUIRED = 407
+_MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+", re.ASCII)
 
 
 class RetryingSender:
@@ -135,6 +139,18 @@ class RetryingSender:
         """Accepted, rejected, or kept for later (FAILED at once); None when the status is
         worth another try now."""
         status = answer.status
+        if status < 200 or status == PROXY_AUTHENTICATION_REQUIRED:
+            self._log.warning(
+                f"not-final:{status}",
+                "Reconify endpoint %s: %s answered %s; the payloads are kept%s",
+                self.endpoint,
+                "a proxy" if status == PROXY_AUTHENTICATION_REQUIRED else "it",
+                status,
+                ". Check the proxy's credentials (HTTPS_PROXY) or NO_PROXY"
+                if status == PROXY_AUTHENTICATION_REQUIRED
+                else " (an informational answer, not a verdict)",
+            )
+            return Result(Outcome.FAILED, status, attempt)
         if 300 <= status < 400:  # never followed: the keys go to the configured host only
             self._counters.add("redirected")
             self._log.warning(
@@ -158,7 +174,7 @@ class RetryingSender:
                     '{"status": "ok"}: not counted as delivered, the payloads are kept',
                     self.endpoint,
                     status,
-                    _printable(answer.headers.get("Content-Type") or "no content type", 80),
+                    self._media_type(answer.headers.get("Content-Type")),
                 )
                 return Result(Outcome.FAILED, status, attempt)
             self._log.warning(
@@ -181,11 +197,25 @@ class RetryingSender:
         return Result(Outcome.REJECTED, status, attempt)
 
     def _scrubbed(self, text: str) -> str:
-        """An answer's text for a log line, with our keys masked should it echo them."""
-        for secret in self._settings.secrets:
-            if len(secret) >= 4:  # a one-letter test key would mask every such letter
-                text = text.replace(secret, "***")
+        """An answer's text for a log line, with our keys masked should it echo them: in
+        any letter case, and withheld whole when it holds one percent-encoded."""
+        secrets = [secret for secret in self._settings.secrets if len(secret) >= 4]
+        for secret in secrets:  # a one-letter test key would mask every such letter
+            text = re.sub(re.escape(secret), "***", text, flags=re.IGNORECASE)
+        decoded = text
+        for _ in range(3):  # %2541 is %41 is A
+            decoded = unquote(decoded)
+        if decoded != text and any(secret.lower() in decoded.lower() for secret in secrets):
+            return "(withheld: it holds a Reconify key, percent-encoded)"
         return text
+
+    def _media_type(self, value: str | None) -> str:
+        """Only a Content-Type's media type token (``text/html``) for a log line."""
+        if not value:
+            return "no content type"
+        found = _MEDIA_TYPE.match(value.strip())
+        media = found.group() if found else "other"
+        return media if self._scrubbed(media) == media else "other"
 
     def close(self) -> None:
         """Stop retrying at once; requests in flight end on their own. Idempotent."""
@@ -214,9 +244,14 @@ def _target(endpoint: str, location: str | None) -> str:
     if not location:
         return "(no Location)"
     try:
-        return _printable(shown_endpoint(urljoin(endpoint, location.strip())), 300)
+        shown = shown_endpoint(urljoin(endpoint, location.strip()))
     except ValueError:  # e.g. an unclosed IPv6 bracket
         return "(an unusable Location)"
+    if "%" in shown:  # percent-encoded text could hide a key from the scrubber: no path
+        scheme, _, rest = shown.partition("://")
+        host = rest.split("/", 1)[0]
+        shown = "(a percent-encoded Location)" if "%" in host else f"{scheme}://{host}/..."
+    return _printable(shown, 300)
 
 
 def _printable(text: str, limit: int) -> str:

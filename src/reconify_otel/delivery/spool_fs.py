@@ -13,6 +13,7 @@ name swapped between a check and its use cannot send us elsewhere.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -69,8 +70,46 @@ def chosen_base(directory: Path) -> Path:
 
 def own(fd: int) -> bool:
     """A regular file of this user's: never send a payload another user wrote."""
-    info = os.fstat(fd)
-    return stat.S_ISREG(info.st_mode) and info.st_uid == _uid()
+    return refusal(os.fstat(fd)) is None
+
+
+def refusal(info: os.stat_result) -> str | None:
+    """Why a file (as ``lstat`` or ``fstat`` sees it) is not this user's to read or
+    remove: a symlink, not a regular file, another user's; None when it is."""
+    if stat.S_ISLNK(info.st_mode):
+        return "a symlink, not followed"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if info.st_uid != _uid():
+        return f"another user's (uid {info.st_uid})"
+    return None
+
+
+def open_own(folder: int, name: str) -> tuple[int, os.stat_result]:
+    """``name`` in ``folder`` opened to read, and its ``fstat``, if it is a regular file of
+    this user's: never through a symlink, a FIFO or device never even opened (and never
+    blocking if one is swapped in). PermissionError saying why not; FileNotFoundError."""
+    why = refusal(os.stat(name, dir_fd=folder, follow_symlinks=False))
+    if why is None:
+        fd = os.open(name, os.O_RDONLY | FILE_FLAGS, dir_fd=folder)
+        info = os.fstat(fd)
+        why = refusal(info)  # swapped after the look
+        if why is None:
+            return fd, info
+        os.close(fd)
+    raise PermissionError(errno.EPERM, why)
+
+
+def remove_own(folder: int, name: str) -> str | None:
+    """Unlink ``name`` in ``folder`` (one of this user's, no other user can swap names in
+    it) if it is a regular file of this user's; else why not. Gone already: None."""
+    try:
+        why = refusal(os.stat(name, dir_fd=folder, follow_symlinks=False))
+        if why is None:
+            os.unlink(name, dir_fd=folder)
+    except FileNotFoundError:
+        return None
+    return why
 
 
 @contextlib.contextmanager
@@ -80,29 +119,60 @@ def opened(directory: Path, *, create: bool) -> Iterator[tuple[int, int]]:
     FileNotFoundError when it does not exist (and not ``create``); SpoolUnavailable when
     a folder on the way is a symlink, another user's, or shared where it must not be.
     """
+    base = chosen_base(directory)
+    with _descend(base, directory.relative_to(base).parts, create=create) as fds:
+        yield fds[-2], fds[-1]
+
+
+@contextlib.contextmanager
+def opened_folder(folder: Path) -> Iterator[int]:
+    """The fd of ``folder`` (``user_directory(base)``: where this user's partitions are),
+    for looking only: checked as ``opened`` checks it, and refused, not made private, if
+    others can write to it. FileNotFoundError when it does not exist."""
+    shared = folder.name == user_folder_name()
+    base = folder.parent if shared else folder
+    with _descend(base, (folder.name,) if shared else (), create=False, tighten=False) as fds:
+        yield fds[-1]
+
+
+@contextlib.contextmanager
+def _descend(
+    base: Path, names: tuple[str, ...], *, create: bool, tighten: bool = True
+) -> Iterator[list[int]]:
+    """The fds of ``base`` and of each folder ``names`` leads to below it."""
     if os.open not in os.supports_dir_fd:  # pragma: no cover - not POSIX
         raise SpoolUnavailable("this platform cannot open the spool without following links")
-    base = chosen_base(directory)
-    names = directory.relative_to(base).parts
     if create:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
     fds = [os.open(base, _DIRECTORY)]  # follows a symlink: the user chose this path
     try:
-        if len(names) == 1 and not _private(os.fstat(fds[0])):
+        # Partitions right in ``base`` (not in a ``uid-<uid>`` folder): it must be private.
+        info = os.fstat(fds[0])
+        if names[:1] != (user_folder_name(),) and not _private(info):
             raise SpoolUnavailable(
-                f"{base} is open to other users' writes; its partitions go in "
+                f"{base} belongs to another user (uid {info.st_uid}); not used"
+                if info.st_uid != _uid()
+                else f"{base} is open to other users' writes; its partitions go in "
                 f"{base / user_folder_name()}"
             )
         for name in names:
-            fds.append(_open_own(fds[-1], name, base, create=create))
-        yield fds[-2], fds[-1]
+            fds.append(_open_own(fds[-1], name, base, create=create, tighten=tighten))
+        yield fds
     finally:
         for fd in fds:
             os.close(fd)
 
 
-def _open_own(parent: int, name: str, base: Path, *, create: bool) -> int:
-    """A folder of ours below ``parent``, never through a symlink; made 0700 if missing."""
+def open_partition(folder: int, name: str, where: Path) -> int:
+    """The fd of partition ``name`` in ``folder`` (``where``), for looking only: never
+    through a symlink; SpoolUnavailable if it is another user's or others can write to
+    it (its mode is left alone); FileNotFoundError if it is gone."""
+    return _open_own(folder, name, where, create=False, tighten=False)
+
+
+def _open_own(parent: int, name: str, base: Path, *, create: bool, tighten: bool = True) -> int:
+    """A folder of ours below ``parent``, never through a symlink; made 0700 if missing.
+    ``tighten``: made 0700 if it is not; else refused if others can write to it."""
     try:
         fd = os.open(name, _DIRECTORY | _NOFOLLOW, dir_fd=parent)
     except FileNotFoundError:
@@ -112,9 +182,12 @@ def _open_own(parent: int, name: str, base: Path, *, create: bool) -> int:
             os.mkdir(name, 0o700, dir_fd=parent)
         fd = os.open(name, _DIRECTORY | _NOFOLLOW, dir_fd=parent)
     except OSError as error:  # ELOOP, ENOTDIR: a symlink or a file planted there
-        raise SpoolUnavailable(
-            f"{base}: {name} is not a directory ({error.strerror}); not used"
-        ) from None
+        what = (
+            "a symlink; not followed,"
+            if _link(parent, name)
+            else f"not a directory ({error.strerror});"
+        )
+        raise SpoolUnavailable(f"{base}: {name} is {what} not used") from None
     info = os.fstat(fd)
     if info.st_uid != _uid():
         os.close(fd)
@@ -122,9 +195,22 @@ def _open_own(parent: int, name: str, base: Path, *, create: bool) -> int:
             f"{base}: {name} belongs to another user (uid {info.st_uid}); not used. "
             "Remove it, or set spool_dir (RECONIFY_SPOOL_DIR) to a directory of this user's"
         )
-    if stat.S_IMODE(info.st_mode) != 0o700:
+    if not tighten and info.st_mode & 0o022:
+        os.close(fd)
+        raise SpoolUnavailable(
+            f"{base}: {name} is open to other users' writes (mode "
+            f"{stat.S_IMODE(info.st_mode):o}); not used. Remove it, or chmod 700 it"
+        )
+    if tighten and stat.S_IMODE(info.st_mode) != 0o700:
         os.fchmod(fd, 0o700)  # ours, named by us: private (files others planted are skipped)
     return fd
+
+
+def _link(parent: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def check_base(base: Path, *, warn: bool = True) -> None:
@@ -180,11 +266,16 @@ def write_atomically(folder: int, name: str, data: bytes, temporary: str) -> Non
             os.unlink(temporary, dir_fd=folder)
 
 
-def read_all(fd: int) -> bytes:
-    """The whole file behind ``fd`` (the locked one: never a second open by name)."""
+def read_all(fd: int, limit: int | None = None) -> bytes:
+    """The whole file behind ``fd`` (the locked one: never a second open by name); with
+    ``limit``, at most one byte more than that (so a longer file shows as longer)."""
     chunks = []
     offset = 0
-    while chunk := os.pread(fd, 1 << 20, offset):
+    end = None if limit is None else limit + 1
+    while end is None or offset < end:
+        chunk = os.pread(fd, 1 << 20 if end is None else min(1 << 20, end - offset), offset)
+        if not chunk:
+            break
         chunks.append(chunk)
         offset += len(chunk)
     return b"".join(chunks)

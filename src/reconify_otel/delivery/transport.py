@@ -7,8 +7,9 @@ exporter or handler to route requests through your own client. Nothing here impo
 HTTP library, so the settings can name the type.
 
 A transport must not follow redirects (the keys are in the body: a 3xx is handed back as
-an answer), must end each request within ``timeout`` in all (not per read), and should
-read only a small answer: the default does all three.
+an answer), must end each request within ``timeout`` in all (not per read, and connection
+set-up included), should skip 1xx informational answers, should send plain ``http://``
+through no proxy, and should read only a small answer: the default does all of these.
 """
 
 from __future__ import annotations
