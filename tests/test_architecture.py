@@ -162,6 +162,16 @@ def test_the_core_is_pure(path: Path) -> None:
     assert forbidden | outside == set()
 
 
+@pytest.mark.parametrize(
+    "path", list(python_files("src/reconify_otel/core/conventions")), ids=lambda p: p.name
+)
+def test_the_conventions_are_the_bottom_of_the_core(path: Path) -> None:
+    """Everything asks the conventions what a span is; they ask nothing of the rest."""
+    names = imported_names(path)
+    inside = "reconify_otel.core.conventions"
+    assert {n for n in names if n.startswith("reconify_otel") and not n.startswith(inside)} == set()
+
+
 def test_importing_the_package_loads_nothing_heavy() -> None:
     probe = (
         "import sys, reconify_otel\n"
@@ -189,3 +199,17 @@ def test_the_paths_the_docs_name_exist() -> None:
             named.update(word for word in line.split() if word.endswith("/"))
     assert {"src/reconify_otel/core/", "src/reconify_otel/prepare.py", "benchmarks/"} <= named
     assert sorted(path for path in named if not (ROOT / path).exists()) == []
+
+
+ABOVE_DELIVERY = ("prepare", "exporter", "handler", "bridge", "cli", "instrumentation", "offline")
+
+
+@pytest.mark.parametrize(
+    "path", list(python_files("src/reconify_otel/delivery")), ids=lambda p: p.name
+)
+def test_delivery_reaches_no_layer_above_it(path: Path) -> None:
+    """The entry points hand delivery what it needs (a ``Parcel``, a ``Sealer``), so it
+    never imports them: it may use runtime/, settings and the core only."""
+    above = tuple(f"reconify_otel.{layer}" for layer in ABOVE_DELIVERY)
+    names = imported_names(path)
+    assert {n for n in names for a in above if n == a or n.startswith(a + ".")} == set()

@@ -150,3 +150,16 @@ def test_every_argument_reaches_the_settings() -> None:
     finally:
         exporter.shutdown()
         handler.close(1)
+
+
+def test_the_typed_keywords_are_the_declared_options() -> None:
+    """Options are declared once, as ``Settings`` fields (``settings.option``), and
+    ``OPTIONS`` is read from them; ``ReconifyOptions`` is written out because type
+    checkers need it static, so it is held to the same names here."""
+    declared = {f.name for f in fields(Settings) if "option" in f.metadata}
+    assert [option.name for option in OPTIONS] == [
+        f.name for f in fields(Settings) if f.name in declared
+    ]
+    assert all(option.env == f"RECONIFY_{option.name.upper()}" for option in OPTIONS)
+    assert set(ReconifyOptions.__annotations__) == (declared - {"endpoint"}) | set(ARGUMENT_ONLY)
+    assert {f.name for f in fields(Settings)} >= set(ReconifyOptions.__annotations__)

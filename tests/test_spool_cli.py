@@ -57,7 +57,7 @@ def test_drain_sends_a_partition_to_the_endpoint_configured_now(
 
 def test_drain_to_an_endpoint_that_is_down_keeps_the_payloads(private_spool: Path) -> None:
     wrong = spool_for_a_wrong_endpoint(2)
-    done = reconify_otel("drain", spool=private_spool, endpoint=wrong)
+    done = reconify_otel("drain", spool=private_spool, endpoint=wrong, RECONIFY_TIMEOUT="1")
     assert done.returncode == 1
     assert "the rest still waits" in done.stdout
     assert "2 payloads" in reconify_otel("list", spool=private_spool).stdout

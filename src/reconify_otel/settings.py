@@ -2,8 +2,11 @@
 
 ``opentelemetry-instrument`` builds exporters with no arguments, so every option
 needs an environment fallback. Keys are held as ``Secret`` so no ``repr``, log
-line or traceback can show them. One table (``OPTIONS``) lists every option once;
-the README's configuration table is checked against it.
+line or traceback can show them. Each option is declared once, as a ``Settings`` field
+(``option(default, parser, meaning)``); ``OPTIONS`` is read from those fields, and the
+README's configuration table is checked against it. ``ReconifyOptions`` must be written
+out for type checkers (``Unpack`` takes no computed TypedDict): tests/test_options.py
+holds its keys equal to ``OPTIONS``'.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 from reconify_otel.core.payload import INTERACTION_KINDS
@@ -55,67 +58,8 @@ class Secret:
 
 
 Redact = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Settings:
-    app_key: Secret
-    api_key: Secret
-    endpoint: str = DEFAULT_ENDPOINT
-    timeout: float = 10.0
-    export_timeout: float = 3.0
-    concurrency: int = 16
-    compression: str = "none"
-    session_timeout: int | None = None
-    debug: bool = False
-    allow_insecure: bool = False
-    ca_bundle: str | None = None
-    capture_content: bool = True
-    mask_pii: bool = False
-    max_field_bytes: int = 32 * 1024
-    max_payload_bytes: int = 1 * MIB
-    spool: bool = True
-    spool_dir: str | None = None
-    spool_max_bytes: int = 50 * MIB
-    spool_retention_hours: float = 48.0
-    spool_retry_seconds: float = 4.0
-    max_queue: int = 2048
-    interactions: frozenset[str] = INTERACTION_KINDS
-    redact: Redact | None = field(default=None, compare=False)
-    transport: HttpTransport | None = field(default=None, compare=False)  # argument only
-    user_agent: str = field(default="", compare=False)
-
-    @property
-    def secrets(self) -> tuple[str, str]:
-        return self.app_key.reveal(), self.api_key.reveal()
-
-
-class ReconifyOptions(TypedDict, total=False):
-    """The keyword options ``ReconifySpanExporter`` and ``reconify_openai_handler`` share
-    (``**options: Unpack[ReconifyOptions]``), typed once; ``None`` means "from the
-    ``RECONIFY_*`` variable, else the default". The README's configuration table."""
-
-    timeout: float | None
-    concurrency: int | None
-    compression: str | None
-    session_timeout: int | None
-    debug: bool | None
-    allow_insecure: bool | None
-    ca_bundle: str | None
-    capture_content: bool | None
-    mask_pii: bool | None
-    max_field_bytes: int | None
-    max_payload_bytes: int | None
-    spool: bool | None
-    spool_dir: str | None
-    spool_max_bytes: int | None
-    spool_retention_hours: float | None
-    max_queue: int | None
-    spool_retry_seconds: float | None
-    redact: Redact | None
-    export_timeout: float | None
-    transport: HttpTransport | None
-    interactions: frozenset[str] | None
+Parse = Callable[[Any, str, Any, str], Any]  # (argument, variable, default, name) -> value
+T = TypeVar("T")
 
 
 def number(value: Any, env: str, default: Any, kind: type, name: str, minimum: float) -> Any:
@@ -222,7 +166,7 @@ def _endpoint(value: Any, env: str, default: Any, name: str) -> Any:
     return str(raw).strip()
 
 
-def _num(kind: type, minimum: float) -> Callable[[Any, str, Any, str], Any]:
+def _num(kind: type, minimum: float) -> Parse:
     def parse(value: Any, env: str, default: Any, name: str) -> Any:
         return number(value, env, default, kind, name, minimum)
 
@@ -255,33 +199,113 @@ def _interactions(value: Any, env: str, default: Any, name: str) -> frozenset[st
 class Option:
     name: str
     env: str
-    parse: Callable[[Any, str, Any, str], Any]
+    parse: Parse
     meaning: str
 
 
-# Every option but the keys (validated apart) and ``redact`` (a function: argument only).
-OPTIONS: Final = (
-    Option("endpoint", "RECONIFY_ENDPOINT", _endpoint, "Reconify's REST endpoint"),
-    Option("timeout", "RECONIFY_TIMEOUT", _num(float, 0.001), "seconds for all attempts of one payload"),
-    Option("concurrency", "RECONIFY_CONCURRENCY", _num(int, 1), "most payloads sent at once (fewer while the endpoint answers fast)"),
-    Option("compression", "RECONIFY_COMPRESSION", _compression, "`none` or `gzip`"),
-    Option("session_timeout", "RECONIFY_SESSION_TIMEOUT", _num(int, 1), "minutes before a session ends"),
-    Option("debug", "RECONIFY_DEBUG", _flag, "log each payload, keys masked"),
-    Option("allow_insecure", "RECONIFY_ALLOW_INSECURE", _flag, "allow `http://` to a host other than loopback"),
-    Option("ca_bundle", "RECONIFY_CA_BUNDLE", _path, "CA bundle file for TLS verification"),
-    Option("capture_content", "RECONIFY_CAPTURE_CONTENT", _flag, "send message texts"),
-    Option("mask_pii", "RECONIFY_MASK_PII", _flag, "mask e-mail addresses and phone numbers in texts"),
-    Option("max_field_bytes", "RECONIFY_MAX_FIELD_BYTES", _num(int, 64), "longest string field; longer ones are truncated"),
-    Option("max_payload_bytes", "RECONIFY_MAX_PAYLOAD_BYTES", _num(int, 1024), "largest payload; texts are truncated to fit"),
-    Option("spool", "RECONIFY_SPOOL", _flag, "keep undelivered payloads on disk and resend them"),
-    Option("spool_dir", "RECONIFY_SPOOL_DIR", _path, "spool directory (default `~/.cache/reconify-otel/spool`)"),
-    Option("spool_max_bytes", "RECONIFY_SPOOL_MAX_BYTES", _num(int, 1024), "spool size cap; the oldest go first"),
-    Option("spool_retention_hours", "RECONIFY_SPOOL_RETENTION_HOURS", _num(float, 0.001), "spooled payloads older than this are dropped"),
-    Option("interactions", "RECONIFY_INTERACTIONS", _interactions, "what is sent: `all`, or a comma-separated list of `assistant`, `chat`, `completion`, `responses`, `anthropic`"),
-    Option("max_queue", "RECONIFY_MAX_QUEUE", _num(int, 1), "handler API: payloads waiting to be sent; beyond it the oldest is dropped"),
-    Option("spool_retry_seconds", "RECONIFY_SPOOL_RETRY_SECONDS", _num(float, 0.01), "longest pause between probes of a down endpoint (a shorter `Retry-After` wins)"),
-    Option("export_timeout", "RECONIFY_EXPORT_TIMEOUT", _num(float, 0.001), "longest one `export()` (or one handler batch) waits on the network; the rest is spooled"),
-)  # fmt: skip
+def option(default: T, parse: Parse, meaning: str) -> T:
+    """A ``Settings`` field that is an option (argument, else variable, else default)."""
+    return field(default=default, metadata={"option": (parse, meaning)})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every option, declared once: its type, default, parser and meaning (``option``);
+    its variable is ``RECONIFY_<NAME>``. ``OPTIONS`` is read from these fields."""
+
+    app_key: Secret
+    api_key: Secret
+    endpoint: str = option(DEFAULT_ENDPOINT, _endpoint, "Reconify's REST endpoint")
+    timeout: float = option(10.0, _num(float, 0.001), "seconds for all attempts of one payload")
+    export_timeout: float = option(
+        3.0,
+        _num(float, 0.001),
+        "longest one `export()` (or one handler batch) waits on the network; the rest is spooled",
+    )
+    concurrency: int = option(
+        16, _num(int, 1), "most payloads sent at once (fewer while the endpoint answers fast)"
+    )
+    compression: str = option("none", _compression, "`none` or `gzip`")
+    session_timeout: int | None = option(None, _num(int, 1), "minutes before a session ends")
+    debug: bool = option(False, _flag, "log each payload, keys masked")
+    allow_insecure: bool = option(False, _flag, "allow `http://` to a host other than loopback")
+    ca_bundle: str | None = option(None, _path, "CA bundle file for TLS verification")
+    capture_content: bool = option(True, _flag, "send message texts")
+    mask_pii: bool = option(False, _flag, "mask e-mail addresses and phone numbers in texts")
+    max_field_bytes: int = option(
+        32 * 1024, _num(int, 64), "longest string field; longer ones are truncated"
+    )
+    max_payload_bytes: int = option(
+        1 * MIB, _num(int, 1024), "largest payload; texts are truncated to fit"
+    )
+    spool: bool = option(True, _flag, "keep undelivered payloads on disk and resend them")
+    spool_dir: str | None = option(
+        None, _path, "spool directory (default `~/.cache/reconify-otel/spool`)"
+    )
+    spool_max_bytes: int = option(50 * MIB, _num(int, 1024), "spool size cap; the oldest go first")
+    spool_retention_hours: float = option(
+        48.0, _num(float, 0.001), "spooled payloads older than this are dropped"
+    )
+    spool_retry_seconds: float = option(
+        4.0,
+        _num(float, 0.01),
+        "longest pause between probes of a down endpoint (a shorter `Retry-After` wins)",
+    )
+    max_queue: int = option(
+        2048,
+        _num(int, 1),
+        "handler API: payloads waiting to be sent; beyond it the oldest is dropped",
+    )
+    interactions: frozenset[str] = option(
+        INTERACTION_KINDS,
+        _interactions,
+        "what is sent: `all`, or a comma-separated list of `assistant`, `chat`, `completion`, `responses`, `anthropic`",
+    )
+    redact: Redact | None = field(default=None, compare=False)
+    transport: HttpTransport | None = field(default=None, compare=False)  # argument only
+    user_agent: str = field(default="", compare=False)
+
+    @property
+    def secrets(self) -> tuple[str, str]:
+        return self.app_key.reveal(), self.api_key.reveal()
+
+
+class ReconifyOptions(TypedDict, total=False):
+    """The keyword options ``ReconifySpanExporter`` and ``reconify_openai_handler`` share
+    (``**options: Unpack[ReconifyOptions]``), typed once; ``None`` means "from the
+    ``RECONIFY_*`` variable, else the default". The names of ``OPTIONS`` (bar
+    ``endpoint``, a parameter of its own), held in step by tests/test_options.py."""
+
+    timeout: float | None
+    concurrency: int | None
+    compression: str | None
+    session_timeout: int | None
+    debug: bool | None
+    allow_insecure: bool | None
+    ca_bundle: str | None
+    capture_content: bool | None
+    mask_pii: bool | None
+    max_field_bytes: int | None
+    max_payload_bytes: int | None
+    spool: bool | None
+    spool_dir: str | None
+    spool_max_bytes: int | None
+    spool_retention_hours: float | None
+    max_queue: int | None
+    spool_retry_seconds: float | None
+    redact: Redact | None
+    export_timeout: float | None
+    transport: HttpTransport | None
+    interactions: frozenset[str] | None
+
+
+# Every option but the keys (validated apart), ``redact`` and ``transport`` (objects:
+# argument only), in the order of ``Settings``.
+OPTIONS: Final = tuple(
+    Option(f.name, f"RECONIFY_{f.name.upper()}", *f.metadata["option"])
+    for f in fields(Settings)
+    if "option" in f.metadata
+)
 OPTION_NAMES: Final = frozenset(o.name for o in OPTIONS) | {"redact", "transport"}
 numeric = _num  # for other option tables (the bridge's)
 

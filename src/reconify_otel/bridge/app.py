@@ -29,9 +29,8 @@ from reconify_otel.bridge import wire
 from reconify_otel.bridge.budget import Charge, MemoryBudget, OverBudget
 from reconify_otel.bridge.config import MAX_RETRY_AFTER, BridgeConfig, loopback_host_header
 from reconify_otel.bridge.forward import DedupWindow, Forwarder
-from reconify_otel.delivery.fanout import FanOut
-from reconify_otel.delivery.retry import RetryingSender
-from reconify_otel.runtime.counters import Counters
+from reconify_otel.delivery.pipeline import Pipeline
+from reconify_otel.runtime.counters import Counters, Event
 from reconify_otel.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -59,7 +58,7 @@ class _Answer(Exception):
 
 
 class BridgeApp:
-    """OTLP/HTTP traces in, Reconify interactions out. Owns its ``RetryingSender``, closed
+    """OTLP/HTTP traces in, Reconify interactions out. Owns its delivery ``Pipeline``, closed
     at ASGI lifespan shutdown, after the server has drained in-flight requests."""
 
     def __init__(self, settings: Settings, config: BridgeConfig) -> None:
@@ -68,10 +67,9 @@ class BridgeApp:
         self.counters = Counters("bridge")
         self.window = DedupWindow(config.dedup_window)
         # With the bridge's counters, so that retries show in /healthz.
-        self._sender = RetryingSender(settings, self.counters)
-        self._fanout = FanOut(settings.concurrency)
+        self._pipeline = Pipeline(settings, self.counters)  # the undelivered: handed back
         self._forwarder = Forwarder(
-            settings, self._sender, self._fanout, self.window, self.counters, config.retry_after
+            settings, self._pipeline, self.window, self.counters, config.retry_after
         )
         self.budget = MemoryBudget(config.max_request_memory)
         self._token = config.token.reveal().encode() if config.token is not None else None
@@ -85,14 +83,13 @@ class BridgeApp:
 
     def close(self) -> None:
         """Stop sending (a pending retry ends at once) and release threads. Idempotent."""
-        self._sender.close()
-        self._fanout.close()
+        self._pipeline.close()
         self._workers.shutdown(wait=False, cancel_futures=True)
         self._decoder.shutdown(wait=False, cancel_futures=True)
 
     @property
     def closed(self) -> bool:
-        return self._sender.closed
+        return self._pipeline.closed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -129,7 +126,7 @@ class BridgeApp:
             # clients that stall mid-upload cannot starve the ones that send.
             body = await self._read_body_in_time(headers, receive, charge)
             if self._in_flight >= self.config.max_in_flight:
-                self.counters.add("overloaded")
+                self.counters.add(Event.OVERLOADED)
                 raise _Answer(429, "bridge busy, retry later", retry_after=1.0)
             self._in_flight += 1
             try:
@@ -145,7 +142,7 @@ class BridgeApp:
             finally:
                 self._in_flight -= 1
         except _Answer as early:
-            self.counters.add(f"http_{early.status}")
+            self.counters.add(Event.answered(early.status))
             payload, kind = wire.encode_error(content_type, early.status, early.message)
             await _respond(send, early.status, payload, kind, early.retry_after, early.close)
             return
@@ -153,7 +150,7 @@ class BridgeApp:
             return
         finally:
             charge.release()
-        self.counters.add("http_200")
+        self.counters.add(Event.HTTP_200)
         await _respond(send, 200, answer, wire.answer_type(content_type))
 
     async def _read_body_in_time(
@@ -164,7 +161,7 @@ class BridgeApp:
                 self._read_body(headers, receive, charge), self.config.body_timeout
             )
         except asyncio.TimeoutError:
-            self.counters.add("body_timeouts")
+            self.counters.add(Event.BODY_TIMEOUTS)
             raise _Answer(408, "request body not received in time") from None
 
     def _check_request(self, scope: Scope, headers: dict[str, str], content_type: str) -> None:
@@ -204,7 +201,7 @@ class BridgeApp:
         try:
             charge.take(size)
         except OverBudget as over:
-            self.counters.add("over_memory")
+            self.counters.add(Event.OVER_MEMORY)
             if over.alone:
                 raise _Answer(413, "request over RECONIFY_BRIDGE_MAX_REQUEST_MEMORY") from None
             raise _Answer(429, "bridge busy, retry later", retry_after=1.0) from None

@@ -28,7 +28,7 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from reconify_otel.bridge import wire
-from reconify_otel.runtime.counters import Counters
+from reconify_otel.runtime.counters import Counters, Event
 from reconify_otel.runtime.logs import RateLimitedLog
 
 logger = logging.getLogger("reconify_otel.bridge")
@@ -81,9 +81,9 @@ class ConnectionGuard:
         if len(self.open) <= self.limit:
             return
         if self.evict_idlest(spare=newcomer):
-            self.counters.add("connections_evicted")
+            self.counters.add(Event.CONNECTIONS_EVICTED)
         else:  # every other connection is in the middle of a request
-            self.counters.add("connections_refused")
+            self.counters.add(Event.CONNECTIONS_REFUSED)
             newcomer.transport.close()
 
     def evict_idlest(self, spare: GuardedProtocol | None = None) -> bool:
@@ -96,7 +96,7 @@ class ConnectionGuard:
         return True
 
     def refuse_framing(self, reason: str) -> None:
-        self.counters.add("framing_refused")
+        self.counters.add(Event.FRAMING_REFUSED)
         self._log.warning(
             "framing", "refused a request with ambiguous framing (%s); connection closed", reason
         )
@@ -107,7 +107,7 @@ class ConnectionGuard:
         if context.get("message") != _ACCEPT_FAILED:
             loop.default_exception_handler(context)
             return
-        self.counters.add("accept_errors")
+        self.counters.add(Event.ACCEPT_ERRORS)
         self.evict_idlest()
         self._log.warning(
             "accept",
@@ -170,7 +170,7 @@ class GuardedProtocol(H11Protocol):
         super().on_response_complete()
 
     def timeout_keep_alive_handler(self) -> None:
-        self.guard.counters.add("idle_timeouts")
+        self.guard.counters.add(Event.IDLE_TIMEOUTS)
         super().timeout_keep_alive_handler()
 
     @property
@@ -189,5 +189,5 @@ class GuardedProtocol(H11Protocol):
     def _head_too_slow(self) -> None:
         self._head_timer = None
         if self.between_requests and not self.transport.is_closing():
-            self.guard.counters.add("header_timeouts")
+            self.guard.counters.add(Event.HEADER_TIMEOUTS)
             self.transport.close()

@@ -1,8 +1,10 @@
 """From a decoded OTLP batch to Reconify: select, deduplicate, map, encode, send.
 
-The same ``Preparer`` (select, map, shape, encode) and ``RetryingSender`` as the
-in-process exporter, so an interaction gives the same payload by either route. What is new
-here is only what a server needs: remembering what was delivered, so the
+The same ``Preparer`` (select, map, shape, encode) and delivery ``Pipeline`` as the
+in-process exporter, so an interaction gives the same payload by either route; only the
+policy differs: the undelivered are handed back (503, the Collector keeps and resends the
+batch) instead of spooled, and one ``Latch`` per request stands for the ``Breaker``. What
+is new here is only what a server needs: remembering what was delivered, so the
 Collector's whole-batch retries send each interaction once, and a verdict the
 HTTP layer turns into 200, partial success or 503.
 """
@@ -23,11 +25,10 @@ from reconify_otel.bridge.otlp_spans import selected_spans
 from reconify_otel.core.payload import Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.delivery.breaker import Latch
-from reconify_otel.delivery.fanout import FanOut
-from reconify_otel.delivery.outcome import Outcome, Result
-from reconify_otel.delivery.retry import RetryingSender
-from reconify_otel.prepare import Preparer
-from reconify_otel.runtime.counters import Counters
+from reconify_otel.delivery.outcome import Outcome
+from reconify_otel.delivery.pipeline import Pipeline
+from reconify_otel.prepare import Prepared, Preparer
+from reconify_otel.runtime.counters import Counters, Event
 from reconify_otel.settings import Settings
 
 logger = logging.getLogger("reconify_otel.bridge")
@@ -98,8 +99,7 @@ class Forwarder:
     def __init__(
         self,
         settings: Settings,
-        sender: RetryingSender,
-        fanout: FanOut,
+        pipeline: Pipeline,
         window: DedupWindow,
         counters: Counters,
         default_retry_after: float,
@@ -107,8 +107,7 @@ class Forwarder:
         # Personal fields kept out of spans live in the application's process: here only
         # what the spans carry (the user id) is known.
         self._preparer = Preparer(settings, counters, resolve_personal=None)
-        self._sender = sender
-        self._fanout = fanout
+        self._pipeline = pipeline
         self._window = window
         self._counters = counters
         self._default_retry_after = default_retry_after
@@ -116,7 +115,7 @@ class Forwarder:
 
     def forward(self, request: ExportTraceServiceRequest) -> Verdict:
         records = _unique(selected_spans(request, self._preparer.selects))
-        self._counters.add("selected_spans", len(records))
+        self._counters.add(Event.SELECTED_SPANS, len(records))
         keys = [_key(record) for record in records]
         seen = self._window.claim(keys)
         unsettled = {key for key, state in zip(keys, seen, strict=True) if state is Seen.NEW}
@@ -136,10 +135,10 @@ class Forwarder:
         reasons: Counter[str] = Counter()
         busy = 0
         sending: list[int] = []
-        bodies: list[bytes] = []
+        items: list[Prepared] = []
         for record, key, state in zip(records, keys, seen, strict=True):
             if state is not Seen.NEW:
-                self._counters.add("duplicates" if state is not Seen.SENDING else "busy")
+                self._counters.add(Event.DUPLICATES if state is not Seen.SENDING else Event.BUSY)
                 busy += state is Seen.SENDING
                 if state is Seen.REJECTED:
                     reasons["rejected earlier"] += 1
@@ -154,34 +153,26 @@ class Forwarder:
                 self._settle(key, unmappable, unsettled)
                 continue
             sending.append(key)
-            bodies.append(result.body)
+            items.append(result)
 
         # After one payload failed for its whole deadline the rest are not tried: the
         # Collector gets 503 at once and resends the batch, instead of this request
         # holding a worker for (spans / threads) x timeout while Reconify is down.
         # One deadline for the whole request, as an export has: the Collector hears back
         # within ``timeout`` (plus a second or so) whatever Reconify's endpoint does.
-        latch = Latch()
         deadline = time.monotonic() + self._timeout
-
-        def send(body: bytes) -> Result:
-            if not latch.allows() or time.monotonic() >= deadline:
-                return Result(Outcome.FAILED)
-            result = self._sender.send(body, deadline)
-            latch.note(result)
-            return result
-
+        results = self._pipeline.deliver(items, Latch(), deadline)  # the undelivered: ours
         retry_after: float | None = None
         failed = 0
-        for key, sent in zip(sending, self._fanout.map(send, bodies), strict=True):
+        for key, sent in zip(sending, results, strict=True):
             if sent.attempts:
-                self._counters.add(sent.outcome.value)
+                self._counters.add(sent.outcome.event)
             if sent.outcome is Outcome.ACCEPTED:
                 self._settle(key, False, unsettled)
             elif sent.outcome is Outcome.REJECTED:
                 self._settle(key, True, unsettled)
                 reasons[f"rejected by Reconify (HTTP {sent.status})"] += 1
-            else:  # FAILED or SHUT_DOWN: left unsettled, resent on retry
+            else:  # not tried, FAILED or SHUT_DOWN: left unsettled, resent on retry
                 failed += 1
                 if sent.retry_after is not None:
                     retry_after = max(retry_after or 0.0, sent.retry_after)
@@ -190,7 +181,7 @@ class Forwarder:
         rejected = sum(reasons.values())
         message = ""
         if rejected:
-            self._counters.add("rejected_spans", rejected)
+            self._counters.add(Event.REJECTED_SPANS, rejected)
             message = "not sent to Reconify: " + ", ".join(
                 f"{count} {reason}" for reason, count in sorted(reasons.items())
             )

@@ -9,12 +9,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from reconify_otel.core.conventions import Classification
 from reconify_otel.core.mapping import Selection, is_selected
 from reconify_otel.core.record import SpanRecord
 
 
-def from_otlp(span: trace_pb2.Span) -> SpanRecord:
-    """The bridge's view of an OTLP span; values come out as the SDK holds them."""
+def from_otlp(span: trace_pb2.Span, classification: Classification | None = None) -> SpanRecord:
+    """The bridge's view of an OTLP span; values come out as the SDK holds them.
+    ``classification``: what selection found the span to be, carried to the mapping."""
     start = span.start_time_unix_nano
     return SpanRecord(
         name=span.name,
@@ -24,6 +26,7 @@ def from_otlp(span: trace_pb2.Span) -> SpanRecord:
         is_error=span.status.code == trace_pb2.Status.STATUS_CODE_ERROR,
         trace_id=int.from_bytes(span.trace_id, "big"),
         span_id=int.from_bytes(span.span_id, "big"),
+        classification=classification,
     )
 
 
@@ -38,8 +41,9 @@ def selected_spans(
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                if selects(span.name, _LazyAttributes(span.attributes)):
-                    yield from_otlp(span)
+                found = selects.classify(span.name, _LazyAttributes(span.attributes))
+                if found is not None:
+                    yield from_otlp(span, found)
 
 
 def _attributes(pairs: Iterable[common_pb2.KeyValue]) -> dict[str, Any]:

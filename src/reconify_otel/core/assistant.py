@@ -11,45 +11,52 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reconify_otel.core import attributes as A
+from reconify_otel.core.conventions import Classification, Convention, Kind, classify
+from reconify_otel.core.conventions import assistants as R
+from reconify_otel.core.conventions import genai as G
+from reconify_otel.core.conventions import traceloop as T
 from reconify_otel.core.envelope import envelope
+from reconify_otel.core.llm.genai import openai_usage
+from reconify_otel.core.llm.legacy import GENERATIONS
+from reconify_otel.core.llm.values import indexed
 from reconify_otel.core.payload import NO_DEFAULTS, Defaults, Mapped, Payload, Skip, Skipped
 from reconify_otel.core.record import SpanRecord
-from reconify_otel.core.values import as_int, as_list, as_str, first_str, is_index, json_attr
+from reconify_otel.core.values import as_list, as_str, first_str, json_attr
 
 
 def is_assistant_run(name: str, attributes: Mapping[str, Any]) -> bool:
-    """Cheap test run on every span the application makes; most answer False at once."""
-    if name in A.UPSTREAM_SPAN_NAMES:
-        return attributes.get(A.SUPERSEDED) is not True
-    return name.startswith(A.INVOKE_AGENT) and A.RUN_ID in attributes
+    """Whether ``classify`` takes the span for an assistant run."""
+    found = classify(name, attributes)
+    return found is not None and found.kind is Kind.ASSISTANT
 
 
 def map_run(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Skipped:
-    """Map a selected span (see ``is_assistant_run``) to a payload without keys."""
+    """Map a selected span (its classification an assistant run) to a payload without keys.
+    A record that was not classified is read by its name, as selection would have."""
     attrs = span.attributes
     if span.is_error:
-        return Skipped(Skip.ERROR_RUN, str(attrs.get(A.ERROR_TYPE) or attrs.get(A.RUN_STATUS)))
+        return Skipped(Skip.ERROR_RUN, str(attrs.get(G.ERROR_TYPE) or attrs.get(R.RUN_STATUS)))
     bad: list[str] = []
-    if span.name in A.UPSTREAM_SPAN_NAMES:
-        request, response = _upstream_messages(span.name, attrs, bad)
+    found = span.classification
+    if found is None and span.name in T.RUN_NAMES:  # superseded: still read as traceloop's
+        found = Classification(Kind.ASSISTANT, Convention.TRACELOOP, span.name == T.RUN_STREAM)
+    if found is not None and found.convention is Convention.TRACELOOP:
+        request, response = _upstream_messages(attrs, bad, found.streamed)
     else:
         request, response = _own_messages(attrs, bad)
     if response is None:
         return Skipped(Skip.NO_ANSWER, "the span holds no assistant message")
 
-    model = first_str(
-        attrs, A.REQUEST_MODEL, A.RESPONSE_MODEL, "llm.request.model", "llm.response.model"
-    )
-    thread_id = as_str(attrs.get(A.CONVERSATION_ID))
+    model = first_str(attrs, G.REQUEST_MODEL, G.RESPONSE_MODEL, T.REQUEST_MODEL, T.RESPONSE_MODEL)
+    thread_id = as_str(attrs.get(G.CONVERSATION_ID))
     if request is None:
         request = _message("user", None)
     if request.get("assistant_id") is None:
-        request["assistant_id"] = as_str(attrs.get(A.AGENT_ID))
+        request["assistant_id"] = as_str(attrs.get(G.AGENT_ID))
     if request.get("thread_id") is None:
         request["thread_id"] = thread_id
     request["model"] = model
-    response["usage"] = _usage(attrs)
+    response["usage"] = _usage(attrs, bad)
 
     payload = envelope(span, defaults, bad, ("openai", "assistant"), thread_id)
     payload["request"] = request
@@ -63,9 +70,9 @@ def map_run(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Skip
 def _own_messages(
     attrs: Mapping[str, Any], bad: list[str]
 ) -> tuple[Payload | None, Payload | None]:
-    request = json_attr(attrs, A.REQUEST_MESSAGE, dict, bad)
-    answers = json_attr(attrs, A.RESPONSE_MESSAGES, list, bad)
-    run_id = as_str(attrs.get(A.RUN_ID))
+    request = json_attr(attrs, R.REQUEST_MESSAGE, dict, bad)
+    answers = json_attr(attrs, R.RESPONSE_MESSAGES, list, bad)
+    run_id = as_str(attrs.get(R.RUN_ID))
     response: Payload | None = None
     messages = [m for m in answers or () if isinstance(m, dict)]
     if messages:
@@ -81,8 +88,8 @@ def _own_messages(
         if response is None and upstream_response is not None:
             response = upstream_response
             response["run_id"] = run_id
-            response["thread_id"] = as_str(attrs.get(A.CONVERSATION_ID))
-            response["assistant_id"] = as_str(attrs.get(A.AGENT_ID))
+            response["thread_id"] = as_str(attrs.get(G.CONVERSATION_ID))
+            response["assistant_id"] = as_str(attrs.get(G.AGENT_ID))
     return (dict(request) if request is not None else None), response
 
 
@@ -90,17 +97,13 @@ def _own_messages(
 
 
 def _upstream_messages(
-    name: str, attrs: Mapping[str, Any], bad: list[str]
+    attrs: Mapping[str, Any], bad: list[str], every_answer: bool
 ) -> tuple[Payload | None, Payload | None]:
-    # A streamed run's outputs are all its own; a polled run's span lists the whole
-    # page of the thread, so only its last answer is this run's.
-    every_answer = name == A.UPSTREAM_RUN_STREAM
-    if A.INPUT_MESSAGES in attrs or A.OUTPUT_MESSAGES in attrs:
+    """``every_answer``: a streamed run's outputs are all its own; a polled run's span
+    lists the whole page of the thread, so only its last answer is this run's."""
+    if G.INPUT_MESSAGES in attrs or G.OUTPUT_MESSAGES in attrs:
         return _semconv_messages(attrs, bad, every_answer)
-    for prefix_in, prefix_out in (
-        ("gen_ai.prompt", "gen_ai.completion"),
-        ("llm.prompts", "llm.completions"),
-    ):
+    for prefix_in, prefix_out in GENERATIONS:
         inputs = _indexed(attrs, prefix_in)
         outputs = _indexed(attrs, prefix_out)
         if inputs or outputs:
@@ -117,8 +120,8 @@ Entry = tuple[str, list[str]]  # role, text parts
 def _semconv_messages(
     attrs: Mapping[str, Any], bad: list[str], every_answer: bool
 ) -> tuple[Payload | None, Payload | None]:
-    inputs = _parts_entries(json_attr(attrs, A.INPUT_MESSAGES, list, bad))
-    outputs = _parts_entries(json_attr(attrs, A.OUTPUT_MESSAGES, list, bad))
+    inputs = _parts_entries(json_attr(attrs, G.INPUT_MESSAGES, list, bad))
+    outputs = _parts_entries(json_attr(attrs, G.OUTPUT_MESSAGES, list, bad))
     users = [e for e in inputs if e[0] == "user"]
     answers = [(i, e) for i, e in enumerate(outputs) if e[0] != "user"]
     return _pick(attrs, users, answers, every_answer)
@@ -142,16 +145,15 @@ def _pick(
 
 
 def _response_id(attrs: Mapping[str, Any], index: int | None) -> str | None:
-    """The id at ``gen_ai.response.{index}.id``; with no index, the highest index."""
+    """The id at ``gen_ai.response.{index}.id``; with no index, the highest index's."""
     if index is not None:
-        return as_str(attrs.get(f"gen_ai.response.{index}.id"))
-    found: dict[int, str] = {}
-    for key, value in attrs.items():
-        if key.startswith("gen_ai.response.") and key.endswith(".id"):
-            middle = key[len("gen_ai.response.") : -len(".id")]
-            if is_index(middle) and isinstance(value, str):
-                found[int(middle)] = value
-    return found[max(found)] if found else None
+        return as_str(attrs.get(f"{G.INDEXED_RESPONSES}.{index}.id"))
+    ids = [
+        f["id"]
+        for f in indexed(attrs, G.INDEXED_RESPONSES).values()
+        if isinstance(f.get("id"), str)
+    ]
+    return ids[-1] if ids else None
 
 
 def _parts_entries(messages: list[Any] | None) -> list[Entry]:
@@ -171,21 +173,13 @@ def _parts_entries(messages: list[Any] | None) -> list[Entry]:
 
 def _indexed(attrs: Mapping[str, Any], prefix: str) -> list[Entry]:
     """``{prefix}.N.role`` / ``{prefix}.N.content`` pairs, in index order."""
-    found: dict[int, Entry] = {}
-    dot = prefix + "."
-    for key, value in attrs.items():
-        if not key.startswith(dot):
-            continue
-        index, _, field = key[len(dot) :].partition(".")
-        if not is_index(index) or field not in ("role", "content"):
-            continue
-        role, texts = found.get(int(index), ("assistant", []))
-        if field == "role" and isinstance(value, str):
-            role = value
-        elif field == "content" and isinstance(value, str):
-            texts = [value]
-        found[int(index)] = (role, texts)
-    return [found[i] for i in sorted(found)]
+    entries: list[Entry] = []
+    for fields in indexed(attrs, prefix).values():
+        if "role" in fields or "content" in fields:
+            role, content = fields.get("role"), fields.get("content")
+            texts = [content] if isinstance(content, str) else []
+            entries.append((role if isinstance(role, str) else "assistant", texts))
+    return entries
 
 
 def text_block(value: str) -> Payload:
@@ -208,12 +202,5 @@ def _message(role: str, texts: list[str] | None, message_id: str | None = None) 
     }
 
 
-def _usage(attrs: Mapping[str, Any]) -> Payload | None:
-    prompt = as_int(attrs.get(A.USAGE_INPUT_TOKENS, attrs.get(A.USAGE_PROMPT_TOKENS)))
-    completion = as_int(attrs.get(A.USAGE_OUTPUT_TOKENS, attrs.get(A.USAGE_COMPLETION_TOKENS)))
-    total = as_int(attrs.get(A.USAGE_TOTAL_TOKENS, attrs.get("llm.usage.total_tokens")))
-    if total is None and prompt is not None and completion is not None:
-        total = prompt + completion
-    if prompt is None and completion is None and total is None:
-        return None
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": total}
+def _usage(attrs: Mapping[str, Any], bad: list[str]) -> Payload | None:
+    return openai_usage(attrs, bad, R.USAGE_TOTAL_TOKENS, T.USAGE_TOTAL_TOKENS)

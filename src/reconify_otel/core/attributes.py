@@ -1,46 +1,84 @@
 """Span attribute names this project reads and writes (the contract in docs/attributes.md).
 
-One place for every name, so the instrumentation that writes an attribute and the
-mapping that reads it can never drift apart.
+The LLM conventions' names are owned by ``core.conventions`` (one module per convention)
+and re-exported here for the writers (instrumentation, handler); users and sessions,
+which no convention of span kinds owns, are named here.
 """
 
 from __future__ import annotations
 
-# OpenTelemetry GenAI semantic conventions (development status).
-OPERATION_NAME = "gen_ai.operation.name"
-PROVIDER_NAME = "gen_ai.provider.name"
-SYSTEM = "gen_ai.system"  # deprecated spelling of the provider
-CONVERSATION_ID = "gen_ai.conversation.id"
-AGENT_ID = "gen_ai.agent.id"
-AGENT_NAME = "gen_ai.agent.name"
-REQUEST_MODEL = "gen_ai.request.model"
-RESPONSE_MODEL = "gen_ai.response.model"
-RESPONSE_ID = "gen_ai.response.id"
-INPUT_MESSAGES = "gen_ai.input.messages"
-OUTPUT_MESSAGES = "gen_ai.output.messages"
-USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
-USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
-USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"  # deprecated
-USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"  # deprecated
-ERROR_TYPE = "error.type"
+from reconify_otel.core.conventions.assistants import (
+    INVOKE_AGENT,
+    REQUEST_MESSAGE,
+    RESPONSE_MESSAGES,
+    RUN_ID,
+    RUN_STATUS,
+    USAGE_TOTAL_TOKENS,
+)
+from reconify_otel.core.conventions.genai import (
+    AGENT_ID,
+    AGENT_NAME,
+    CONVERSATION_ID,
+    ERROR_TYPE,
+    INPUT_MESSAGES,
+    OPERATION_NAME,
+    OUTPUT_MESSAGES,
+    PROVIDER_NAME,
+    REQUEST_MODEL,
+    RESPONSE_ID,
+    RESPONSE_MODEL,
+    SYSTEM,
+    USAGE_COMPLETION_TOKENS,
+    USAGE_INPUT_TOKENS,
+    USAGE_OUTPUT_TOKENS,
+    USAGE_PROMPT_TOKENS,
+)
+from reconify_otel.core.conventions.traceloop import RUN as UPSTREAM_RUN
+from reconify_otel.core.conventions.traceloop import RUN_NAMES as UPSTREAM_SPAN_NAMES
+from reconify_otel.core.conventions.traceloop import RUN_STREAM as UPSTREAM_RUN_STREAM
+from reconify_otel.core.conventions.traceloop import SESSION_ID as TRACELOOP_SESSION_ID
+from reconify_otel.core.conventions.traceloop import SUPERSEDED
+from reconify_otel.core.conventions.traceloop import USER_ID as TRACELOOP_USER_ID
 
-INVOKE_AGENT = "invoke_agent"
-
-# This project's own attributes for what the conventions lack. The run's own
-# messages travel as full ``thread.message`` JSON so the payload can be rebuilt
-# exactly (ids, created_at, content blocks with annotations, attachments, metadata).
-RUN_ID = "openai.assistants.run.id"
-RUN_STATUS = "openai.assistants.run.status"
-REQUEST_MESSAGE = "openai.assistants.request.message"
-RESPONSE_MESSAGES = "openai.assistants.response.messages"
-USAGE_TOTAL_TOKENS = "openai.assistants.usage.total_tokens"
-
-# Span names of opentelemetry-instrumentation-openai (traceloop/openllmetry).
-UPSTREAM_RUN = "openai.assistant.run"
-UPSTREAM_RUN_STREAM = "openai.assistant.run_stream"
-UPSTREAM_SPAN_NAMES = frozenset({UPSTREAM_RUN, UPSTREAM_RUN_STREAM})
-# Set on those spans while AssistantsInstrumentor reports the same runs: skip them.
-SUPERSEDED = "reconify.superseded"
+__all__ = [
+    "AGENT_ID",
+    "AGENT_NAME",
+    "CONVERSATION_ID",
+    "ENDUSER_ID",
+    "ERROR_TYPE",
+    "INPUT_MESSAGES",
+    "INVOKE_AGENT",
+    "OPERATION_NAME",
+    "OUTPUT_MESSAGES",
+    "PROVIDER_NAME",
+    "REQUEST_MESSAGE",
+    "REQUEST_MODEL",
+    "RESPONSE_ID",
+    "RESPONSE_MESSAGES",
+    "RESPONSE_MODEL",
+    "RUN_ID",
+    "RUN_STATUS",
+    "SESSION_ID",
+    "SESSION_TIMEOUT",
+    "SUPERSEDED",
+    "SYSTEM",
+    "TRACELOOP_SESSION_ID",
+    "TRACELOOP_USER_ID",
+    "UPSTREAM_RUN",
+    "UPSTREAM_RUN_STREAM",
+    "UPSTREAM_SPAN_NAMES",
+    "USAGE_COMPLETION_TOKENS",
+    "USAGE_INPUT_TOKENS",
+    "USAGE_OUTPUT_TOKENS",
+    "USAGE_PROMPT_TOKENS",
+    "USAGE_TOTAL_TOKENS",
+    "USER_AUTHENTICATED",
+    "USER_EMAIL",
+    "USER_FULL_NAME",
+    "USER_ID",
+    "USER_PERSONAL",
+    "USER_REF",
+]
 
 # Users and sessions (``identity``): OpenTelemetry names where they exist.
 SESSION_ID = "session.id"
@@ -52,5 +90,3 @@ SESSION_TIMEOUT = "reconify.session.timeout"
 USER_AUTHENTICATED = "reconify.user.is_authenticated"
 USER_PERSONAL = "reconify.user.personal"  # JSON: firstName, lastName, email, phone, gender
 USER_REF = "reconify.user.ref"  # personal fields kept in-process, see identity.py
-TRACELOOP_USER_ID = "traceloop.association.properties.user_id"
-TRACELOOP_SESSION_ID = "traceloop.association.properties.session_id"

@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconify_otel.core import attributes as A
-from reconify_otel.core.assistant import is_assistant_run, map_run
+from reconify_otel.core.assistant import map_run
+from reconify_otel.core.conventions import (
+    CANDIDATE_NAMES,
+    CANDIDATE_PREFIXES,
+    Classification,
+    Kind,
+    classify,
+)
+from reconify_otel.core.conventions.genai import ERROR_TYPE
 from reconify_otel.core.dedup import call_key
 from reconify_otel.core.envelope import envelope
-from reconify_otel.core.llm import llm_flavor, map_llm_call
-from reconify_otel.core.llm.select import OPENINFERENCE, TRACELOOP
+from reconify_otel.core.llm import map_call
 from reconify_otel.core.payload import (
-    ASSISTANT,
     INTERACTION_KINDS,
     NO_DEFAULTS,
     Defaults,
@@ -26,60 +31,61 @@ from reconify_otel.core.payload import (
 )
 from reconify_otel.core.record import SpanRecord
 
-# Every name ``is_assistant_run`` or ``llm_flavor`` can accept is one of these or starts
-# with one of the prefixes (tests/test_llm_selection.py holds the two in step).
-_CANDIDATE_NAMES = A.UPSTREAM_SPAN_NAMES | frozenset(TRACELOOP) | frozenset(OPENINFERENCE)
-_CANDIDATE_PREFIXES = (A.INVOKE_AGENT, "chat")
-
 
 class Selection:
     """Which spans become interactions: the kinds asked for, tested cheaply per span."""
 
-    __slots__ = ("_assistant", "_every_llm_kind", "_llm_kinds")
+    __slots__ = ("_every_kind", "_kinds")
 
     def __init__(self, kinds: Iterable[str] = INTERACTION_KINDS) -> None:
         wanted = frozenset(kinds)
         unknown = wanted - INTERACTION_KINDS
         if unknown:
             raise ValueError(f"unknown interaction kinds {sorted(unknown)}")
-        self._assistant = ASSISTANT in wanted
-        self._llm_kinds = wanted - {ASSISTANT}
-        self._every_llm_kind = self._llm_kinds == INTERACTION_KINDS - {ASSISTANT}
+        self._kinds = frozenset(Kind(kind) for kind in wanted)
+        self._every_kind = self._kinds == frozenset(Kind)
 
     @staticmethod
     def may_select(name: str) -> bool:
         """False for a name no kind can have: the caller need not even read the span's
         attributes (an SDK span builds a new view of them on every read)."""
-        return name in _CANDIDATE_NAMES or name.startswith(_CANDIDATE_PREFIXES)
+        return name in CANDIDATE_NAMES or name.startswith(CANDIDATE_PREFIXES)
 
     def __call__(self, name: str, attributes: Mapping[str, Any]) -> bool:
         """Run on every span the application makes: an unrelated name answers False after
         one set lookup and one ``startswith``, before any further call."""
-        if name not in _CANDIDATE_NAMES and not name.startswith(_CANDIDATE_PREFIXES):
+        if name not in CANDIDATE_NAMES and not name.startswith(CANDIDATE_PREFIXES):
             return False
-        if self._assistant and is_assistant_run(name, attributes):
-            return True
-        if not self._llm_kinds:
-            return False
-        flavor = llm_flavor(name, attributes)
-        return flavor is not None and (self._every_llm_kind or flavor in self._llm_kinds)
+        return self.classify(name, attributes) is not None
+
+    def classify(self, name: str, attributes: Mapping[str, Any]) -> Classification | None:
+        """The span's classification when it is of a kind asked for: the routes put it on the
+        record (``SpanRecord.classification``) so the mapping does not classify again."""
+        if name not in CANDIDATE_NAMES and not name.startswith(CANDIDATE_PREFIXES):
+            return None
+        found = classify(name, attributes)
+        if found is None or self._every_kind or found.kind in self._kinds:
+            return found
+        return None
 
 
 is_selected = Selection()
 
 
 def map_span(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Skipped:
-    """Map a selected span (see ``Selection``) to a payload without keys."""
-    if llm_flavor(span.name, span.attributes) is not None:
-        return _map_call(span, defaults)
+    """Map a selected span to a payload without keys, by the classification it carries
+    (a record built without selecting is classified here)."""
+    found = span.classification or classify(span.name, span.attributes)
+    if found is not None and found.kind is not Kind.ASSISTANT:
+        return _map_call(span, found, defaults)
     return map_run(span, defaults)
 
 
-def _map_call(span: SpanRecord, defaults: Defaults) -> Mapped | Skipped:
+def _map_call(span: SpanRecord, found: Classification, defaults: Defaults) -> Mapped | Skipped:
     attrs = span.attributes
     if span.is_error:
-        return Skipped(Skip.ERROR_CALL, str(attrs.get(A.ERROR_TYPE) or "error status"))
-    call = map_llm_call(span.name, attrs)
+        return Skipped(Skip.ERROR_CALL, str(attrs.get(ERROR_TYPE) or "error status"))
+    call = map_call(found, attrs)
     if isinstance(call, str):
         return Skipped(Skip.NO_ANSWER, call)
     bad = list(call.bad_attributes)

@@ -9,8 +9,10 @@ imports neither the SDK nor protobuf.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from reconify_otel.core.conventions import Classification
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +24,6 @@ class SpanRecord:
     is_error: bool = False
     trace_id: int = 0
     span_id: int = 0
+    # What selection found the span to be, so the mapping need not work it out again; None
+    # where a record was built without selecting (the mapping then classifies it).
+    classification: Classification | None = field(default=None, compare=False, repr=False)

@@ -85,7 +85,8 @@ class Breaker:
 
 
 class Latch:
-    """Trips on the first payload that failed for its whole deadline, and stays tripped."""
+    """Trips on the first payload that failed for its whole deadline, and stays tripped:
+    the rest are not tried (a ``Gate`` of the delivery pipeline, as ``Breaker`` is)."""
 
     def __init__(self) -> None:
         self._tripped = threading.Event()
@@ -93,6 +94,9 @@ class Latch:
     def allows(self) -> bool:
         return not self._tripped.is_set()
 
-    def note(self, result: Result) -> None:
+    def admit(self) -> Admission:
+        return Admission.SEND if self.allows() else Admission.DEFER
+
+    def note(self, result: Result, admission: Admission = Admission.SEND) -> None:
         if result.outcome is Outcome.FAILED and result.attempts:
             self._tripped.set()

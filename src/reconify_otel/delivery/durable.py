@@ -7,6 +7,9 @@ and every ``spool_retry_seconds`` while some wait. While the endpoint is known t
 down (``Breaker``), payloads are not tried, apart from one probe at a time, so exports
 stay fast and the SDK's queue does not overflow. Without a spool the same rule holds:
 what is not delivered is lost quickly, counted, and logged at ERROR.
+
+The sending itself is the shared ``Pipeline``'s (the bridge's too); what is here is the
+policy for the undelivered (the spool), the gate (the ``Breaker``) and the resending.
 """
 
 from __future__ import annotations
@@ -20,14 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from reconify_otel.delivery.breaker import Admission, Breaker
-from reconify_otel.delivery.fanout import FanOut
-from reconify_otel.delivery.outcome import DEFERRED, Outcome, Result
-from reconify_otel.delivery.retry import RetryingSender
+from reconify_otel.delivery.outcome import Outcome, Result
+from reconify_otel.delivery.pipeline import Keep, Parcel, Pipeline, Sealer
 from reconify_otel.delivery.spool import Spool, SpoolUnavailable, default_directory, partition_name
 from reconify_otel.delivery.spool_fs import user_directory
 from reconify_otel.delivery.transport import HttpTransport
-from reconify_otel.prepare import Prepared, Preparer
-from reconify_otel.runtime.counters import Counters, observe_spool
+from reconify_otel.runtime.counters import Counters, Event, observe_spool
 from reconify_otel.runtime.forksafe import reset_after_fork
 from reconify_otel.runtime.logs import RateLimitedLog
 from reconify_otel.settings import Settings
@@ -43,17 +44,18 @@ class DurableSender:
         self,
         settings: Settings,
         counters: Counters,
-        preparer: Preparer,
+        sealer: Sealer,
         transport: HttpTransport | None = None,
     ) -> None:
+        """``sealer``: encodes payloads read back from the spool (the entry point's
+        ``Preparer``), so that this layer never reaches up to build them itself."""
         self._settings = settings
         self._counters = counters
-        self._preparer = preparer
-        self._sender = RetryingSender(settings, counters, transport)
-        self._fanout = FanOut(settings.concurrency)
+        self._sealer = sealer
+        self._pipeline = Pipeline(settings, counters, transport, keep=_spooling(self))
+        self._sender = self._pipeline.sender
         self._breaker = Breaker(max_pause=settings.spool_retry_seconds)
         self._log = RateLimitedLog(logger)
-        self._closed = threading.Event()
         self._spool = self._open_spool() if settings.spool else None
         self._reset()
         reset_after_fork(self)
@@ -66,8 +68,6 @@ class DurableSender:
     def _reset(self) -> None:
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._flight = threading.Condition()
-        self._in_flight: dict[int, Prepared] = {}
         self._drainer: threading.Thread | None = None
 
     def _after_fork(self) -> None:
@@ -106,14 +106,15 @@ class DurableSender:
         """Where payloads go, as log lines show it (no query, no user info)."""
         return self._sender.endpoint
 
-    def deliver(self, items: Sequence[Prepared]) -> list[Result]:
+    @property
+    def _closed(self) -> bool:
+        return self._pipeline.closed
+
+    def deliver(self, items: Sequence[Parcel]) -> list[Result]:
         """Send within one ``export_timeout``, spool what was not delivered, count each
         outcome; one result per item, in order. Blocks at most about ``export_timeout``."""
         deadline = time.monotonic() + self._settings.export_timeout
-        results = self._fanout.map(lambda item: self._send_one(item, deadline), items, _tried)
-        self.spool_now(
-            [i.payload for i, r in zip(items, results, strict=True) if r.outcome.undelivered]
-        )
+        results = self._pipeline.deliver(items, self, deadline)
         shown = [
             Result(Outcome.SHUT_DOWN, r.status, r.attempts)
             if r.outcome is Outcome.SPOOLED_AT_CLOSE
@@ -121,39 +122,24 @@ class DurableSender:
             for r in results
         ]
         for result in shown:
-            self._counters.add(result.outcome.value)
+            self._counters.add(result.outcome.event)
         return shown
 
-    def _send_one(self, item: Prepared, deadline: float | None) -> Result:
-        if self._closed.is_set():
-            return Result(Outcome.SHUT_DOWN)
-        if deadline is not None and time.monotonic() >= deadline:
-            return DEFERRED
-        admission = self._breaker.admit()
-        if admission is Admission.DEFER:
-            return DEFERRED
-        key = id(item)
-        with self._flight:
-            self._in_flight[key] = item
-        try:
-            result = self._sender.send(
-                item.body, deadline, single_attempt=admission is Admission.PROBE
-            )
-        finally:
-            with self._flight:
-                taken_by_close = self._in_flight.pop(key, None) is None
-                self._flight.notify_all()
+    # The pipeline's gate: the breaker, and a wake-up for the resend thread.
+    def admit(self) -> Admission:
+        return self._breaker.admit()
+
+    def note(self, result: Result, admission: Admission) -> None:
         self._breaker.note(result, admission)
         if admission is Admission.PROBE and result.outcome is Outcome.ACCEPTED:
             self._wake.set()  # the endpoint is back: resend what waits, now
-        return Result(Outcome.SPOOLED_AT_CLOSE) if taken_by_close else result
 
     def spool_now(self, payloads: Sequence[dict[str, Any]]) -> None:
         """Keep payloads that were not delivered (or never got the chance)."""
         if not payloads:
             return
         if self._spool is None:
-            self._counters.add("dropped_undelivered", len(payloads))
+            self._counters.add(Event.DROPPED_UNDELIVERED, len(payloads))
             self._log.log(
                 logging.ERROR,
                 "lost",
@@ -176,7 +162,7 @@ class DurableSender:
 
     def _start_drainer(self) -> None:
         with self._lock:
-            if self._drainer is None and not self._closed.is_set():
+            if self._drainer is None and not self._closed:
                 self._drainer = threading.Thread(
                     target=_drain_while_alive,
                     args=(weakref.ref(self),),
@@ -189,17 +175,17 @@ class DurableSender:
         """One resend round; the pause before the next, or None when nothing waits."""
         spool = self._spool
         assert spool is not None
-        if self._closed.is_set():
+        if self._closed:
             return None
         drained = False
         try:
             drained = self.drain()
             with self._lock:  # decided under the lock ``_start_drainer`` takes
-                if not spool.waiting() or self._closed.is_set():
+                if not spool.waiting() or self._closed:
                     self._drainer = None
                     return None
         except Exception:
-            self._counters.add("internal_errors")
+            self._counters.add(Event.INTERNAL_ERRORS)
             self._log.log(logging.ERROR, "drain", "Reconify spool resend failed", exc_info=True)
         # Still waiting: the next probe when the endpoint is down, a periodic look when
         # only others' or unusable files are left; a success by an export wakes us sooner.
@@ -213,17 +199,17 @@ class DurableSender:
         spool = spool if spool is not None else self._spool
         if spool is None:
             return True
-        while not self._closed.is_set():
+        while not self._closed:
             claimed = spool.claim(RESEND_BATCH)
             if not claimed:
                 spool.remove_if_empty()
                 return True
-            work = [(c, self._preparer.seal(p)) for c in claimed for p in c.payloads]
-            results = self._fanout.map(lambda pair: self._send_one(pair[1], None), work, _tried)
+            work = [(c, self._sealer.seal(p)) for c in claimed for p in c.payloads]
+            results = self._pipeline.send([item for _, item in work], self, None)
             remaining: dict[int, list[dict[str, Any]]] = {id(c): [] for c in claimed}
             for (source, item), result in zip(work, results, strict=True):
                 if result.attempts:
-                    self._counters.add(f"resent_{result.outcome.value}")
+                    self._counters.add(result.outcome.resent_event)
                 if result.outcome.undelivered:
                     remaining[id(source)].append(item.payload)
             for source in claimed:
@@ -238,15 +224,9 @@ class DurableSender:
         A spooled in-flight payload may still reach Reconify: at least once, not exactly.
         """
         deadline = time.monotonic() + timeout
-        self._closed.set()
+        self._pipeline.close()
         self._wake.set()
-        self._sender.close()
-        self._fanout.close()
-        with self._flight:
-            self._flight.wait_for(lambda: not self._in_flight, timeout)
-            stranded = [item.payload for item in self._in_flight.values()]
-            self._in_flight.clear()
-        self.spool_now(stranded)
+        self._pipeline.keep_in_flight(timeout)  # to ``_keep``: the spool
         with self._lock:
             drainer = self._drainer
         if drainer is not None and drainer is not threading.current_thread():
@@ -256,9 +236,16 @@ class DurableSender:
             self._spool.remove_if_empty()  # no folder left behind by this process
 
 
-def _tried(result: Result) -> bool:
-    """Only a payload that went on the wire tells the fan-out the round trip."""
-    return result.attempts > 0
+def _spooling(sender: DurableSender) -> Keep:
+    """The pipeline's policy for the undelivered: the spool. Holds the sender weakly, as
+    the resend thread does: no cycle keeps a dropped exporter alive."""
+    ref = weakref.ref(sender)
+
+    def keep(items: Sequence[Parcel]) -> None:
+        if (alive := ref()) is not None:
+            alive.spool_now([item.payload for item in items])
+
+    return keep
 
 
 def _drain_while_alive(ref: weakref.ref[DurableSender]) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from reconify_otel.runtime.events import Event
+
 
 class Outcome(str, Enum):
-    """The value is also the name of the counter each outcome adds to."""
+    """``event``: what an outcome adds to (``resent_event`` for a resend from the spool)."""
 
     ACCEPTED = "accepted"
     REJECTED = "rejected"  # a permanent answer: not retried
@@ -25,6 +27,15 @@ class Outcome(str, Enum):
         """Still ours to keep (spool) after this outcome."""
         return self in (Outcome.FAILED, Outcome.DEFERRED, Outcome.SHUT_DOWN)
 
+    @property
+    def event(self) -> Event:
+        return _EVENTS[self]
+
+    @property
+    def resent_event(self) -> Event:
+        """A resend that did not end accepted or rejected stays in the spool: failed."""
+        return _RESENT.get(self, Event.RESENT_FAILED)
+
 
 @dataclass(frozen=True, slots=True)
 class Result:
@@ -35,3 +46,15 @@ class Result:
 
 
 DEFERRED = Result(Outcome.DEFERRED)
+
+
+# What each outcome counts as; spooled-at-close is shown (and counted) as shut down.
+_EVENTS = {
+    Outcome.ACCEPTED: Event.ACCEPTED,
+    Outcome.REJECTED: Event.REJECTED,
+    Outcome.FAILED: Event.FAILED,
+    Outcome.DEFERRED: Event.DEFERRED,
+    Outcome.SHUT_DOWN: Event.SHUT_DOWN,
+    Outcome.SPOOLED_AT_CLOSE: Event.SHUT_DOWN,
+}
+_RESENT = {Outcome.ACCEPTED: Event.RESENT_ACCEPTED, Outcome.REJECTED: Event.RESENT_REJECTED}

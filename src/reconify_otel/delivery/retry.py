@@ -36,7 +36,7 @@ from reconify_otel.delivery.transport import (
     Unreachable,
     shown_endpoint,
 )
-from reconify_otel.runtime.counters import Counters
+from reconify_otel.runtime.counters import Counters, Event
 from reconify_otel.runtime.logs import RateLimitedLog
 from reconify_otel.settings import Settings
 
@@ -121,7 +121,7 @@ class RetryingSender:
             )
             if time.monotonic() + delay >= deadline:
                 break
-            self._counters.add("retries")
+            self._counters.add(Event.RETRIES)
             self._closed.wait(delay)
         if self._closed.is_set():
             return Result(Outcome.SHUT_DOWN, status, attempt, retry_after)
@@ -152,7 +152,7 @@ class RetryingSender:
             )
             return Result(Outcome.FAILED, status, attempt)
         if 300 <= status < 400:  # never followed: the keys go to the configured host only
-            self._counters.add("redirected")
+            self._counters.add(Event.REDIRECTED)
             self._log.warning(
                 f"redirect:{status}",
                 "Reconify endpoint %s answered %s, a redirect to %s: not followed, the "
@@ -167,7 +167,7 @@ class RetryingSender:
             if verdict is True:
                 return Result(Outcome.ACCEPTED, status, attempt)
             if verdict is None:  # a proxy's or captive portal's page, empty, cut short
-                self._counters.add("unconfirmed")
+                self._counters.add(Event.UNCONFIRMED)
                 self._log.warning(
                     f"unconfirmed:{status}",
                     "Reconify endpoint %s answered %s (%s) without Reconify's "

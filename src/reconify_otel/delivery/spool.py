@@ -45,7 +45,7 @@ from reconify_otel.delivery.spool_fs import (
 from reconify_otel.delivery.spool_fs import (
     SpoolUnavailable as SpoolUnavailable,  # raised by ``Spool``: importable from here
 )
-from reconify_otel.runtime.counters import Counters
+from reconify_otel.runtime.counters import Counters, Event
 from reconify_otel.runtime.forksafe import reset_after_fork
 from reconify_otel.runtime.logs import RateLimitedLog
 
@@ -149,7 +149,7 @@ class Spool:
                     if attempt == _WRITE_TRIES - 1:
                         raise
         except (OSError, SpoolUnavailable) as error:
-            self._counters.add("spool_write_failed", len(payloads))
+            self._counters.add(Event.SPOOL_WRITE_FAILED, len(payloads))
             self._log.log(
                 logging.ERROR,
                 "write",
@@ -159,7 +159,7 @@ class Spool:
                 len(payloads),
             )
             return False
-        self._counters.add("spooled", len(payloads))
+        self._counters.add(Event.SPOOLED, len(payloads))
         self._enforce_limits()
         return True
 
@@ -216,7 +216,7 @@ class Spool:
             else:
                 good.append(payload)
         if bad:
-            self._counters.add("spool_bad_lines", len(bad))
+            self._counters.add(Event.SPOOL_BAD_LINES, len(bad))
             quarantine = name.removesuffix(SUFFIX) + ".bad"
             with contextlib.suppress(OSError):  # counted and logged all the same
                 self._append(folder, quarantine, b"".join(line + b"\n" for line in bad))
@@ -295,7 +295,7 @@ class Spool:
     def _remove_orphans(self, folder: int) -> None:
         removed = remove_orphans(folder, TEMPORARY, ORPHAN_SECONDS)
         if removed:
-            self._counters.add("spool_orphans_removed", removed)
+            self._counters.add(Event.SPOOL_ORPHANS_REMOVED, removed)
             self._log.warning(
                 "orphans",
                 "Reconify spool %s: removed %d temporary files left by a process killed "
@@ -329,7 +329,7 @@ class Spool:
             self._unlink(folder, name)
         finally:
             os.close(fd)
-        self._counters.add("spool_dropped", len(payloads))
+        self._counters.add(Event.SPOOL_DROPPED, len(payloads))
         self._log.warning(
             f"drop:{why}",
             "Reconify spool %s dropped %d payloads %s",
@@ -361,7 +361,7 @@ class Spool:
             return None
         except OSError as error:  # a directory, a symlink, another user's file
             self._skipped.add(name)
-            self._counters.add("spool_unopenable_files")
+            self._counters.add(Event.SPOOL_UNOPENABLE_FILES)
             self._log.log(
                 logging.ERROR,
                 f"open:{name}",

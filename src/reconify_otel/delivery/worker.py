@@ -16,8 +16,8 @@ import weakref
 from collections import deque
 
 from reconify_otel.delivery.durable import DurableSender
-from reconify_otel.prepare import Prepared
-from reconify_otel.runtime.counters import Counters
+from reconify_otel.delivery.pipeline import Parcel
+from reconify_otel.runtime.counters import Counters, Event
 from reconify_otel.runtime.forksafe import reset_after_fork
 from reconify_otel.runtime.logs import RateLimitedLog
 
@@ -55,19 +55,19 @@ class Dispatcher:
 
     def _reset(self) -> None:
         self._cond = threading.Condition()
-        self._queue: deque[Prepared] = deque()
+        self._queue: deque[Parcel] = deque()
         self._in_flight = 0
         self._thread: threading.Thread | None = None
 
-    def submit(self, item: Prepared) -> bool:
+    def submit(self, item: Parcel) -> bool:
         """Queue one prepared payload; never blocks. False when closed."""
         with self._cond:
             if self._closed:
-                self._counters.add("dropped_closed")
+                self._counters.add(Event.DROPPED_CLOSED)
                 return False
             if len(self._queue) >= self._max_queue:
                 self._queue.popleft()
-                self._counters.add("dropped_queue_full")
+                self._counters.add(Event.DROPPED_QUEUE_FULL)
                 self._log.warning(
                     "queue-full",
                     "Reconify queue full (%d); dropped the oldest payload",
@@ -95,7 +95,7 @@ class Dispatcher:
             try:
                 self._sender.deliver(batch)  # counts each outcome, spools what failed
             except Exception:  # the thread must outlive any surprise
-                self._counters.add("internal_errors")
+                self._counters.add(Event.INTERNAL_ERRORS)
                 logger.exception("reconify_otel delivery failed")
                 self._sender.spool_now([item.payload for item in batch])  # at least once
             with self._cond:

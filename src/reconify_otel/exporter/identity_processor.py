@@ -12,8 +12,7 @@ from __future__ import annotations
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from reconify_otel.core import attributes as A
-from reconify_otel.core.llm import llm_flavor
+from reconify_otel.core.conventions import wants_identity
 from reconify_otel.identity import stamp
 
 
@@ -21,13 +20,7 @@ class IdentitySpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         # AssistantsInstrumentor's spans carry what was current when the run started,
         # which may differ from what is current when the span is made.
-        name = span.name
-        attributes = span.attributes or {}
-        if (
-            name in A.UPSTREAM_SPAN_NAMES
-            or (name.startswith(A.INVOKE_AGENT) and A.RUN_ID not in attributes)
-            or llm_flavor(name, attributes) is not None
-        ):
+        if wants_identity(span.name, span.attributes or {}):
             stamp(span)
 
     def on_end(self, span: ReadableSpan) -> None:

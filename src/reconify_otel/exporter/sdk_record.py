@@ -5,10 +5,12 @@ from __future__ import annotations
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from reconify_otel.core.conventions import Classification
 from reconify_otel.core.record import SpanRecord
 
 
-def from_sdk(span: ReadableSpan) -> SpanRecord:
+def from_sdk(span: ReadableSpan, classification: Classification | None = None) -> SpanRecord:
+    """``classification``: what selection found the span to be, carried to the mapping."""
     context = span.context
     start = span.start_time or 0
     return SpanRecord(
@@ -20,4 +22,5 @@ def from_sdk(span: ReadableSpan) -> SpanRecord:
         is_error=span.status.status_code is StatusCode.ERROR,
         trace_id=context.trace_id if context is not None else 0,
         span_id=context.span_id if context is not None else 0,
+        classification=classification,
     )

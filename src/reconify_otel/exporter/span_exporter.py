@@ -62,7 +62,8 @@ class ReconifySpanExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Blocks at most about ``export_timeout``; what is not delivered by then is spooled."""
         if self._shut_down:
-            selected = sum(self._preparer.selects(s.name, s.attributes or {}) for s in spans)
+            selects = self._preparer.selects
+            selected = sum(1 for s in spans if selects(s.name, s.attributes or {}))
             self._counters.add("dropped_after_shutdown", selected)
             return SpanExportResult.FAILURE
         try:
@@ -77,8 +78,11 @@ class ReconifySpanExporter(SpanExporter):
         selects = self._preparer.selects
         for span in spans:
             name = span.name
-            if selects.may_select(name) and selects(name, span.attributes or {}):
-                prepared = self._preparer.prepare(from_sdk(span))
+            if not selects.may_select(name):  # most spans: one name check, nothing read
+                continue
+            found = selects.classify(name, span.attributes or {})
+            if found is not None:
+                prepared = self._preparer.prepare(from_sdk(span, found))
                 if isinstance(prepared, Prepared):
                     items.append(prepared)
         if not items:

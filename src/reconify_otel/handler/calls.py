@@ -16,18 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconify_otel import identity
+from reconify_otel.core.conventions import Kind, classify
+from reconify_otel.core.conventions import openinference as OI
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
 from reconify_otel.core.llm.responses import SDK_ONLY
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.core.run_attributes import to_dict
 
-# The OpenInference span name of each call (``core.llm.select.OPENINFERENCE``).
-SPAN_NAMES = {
-    CHAT: "ChatCompletion",
-    COMPLETION: "Completion",
-    RESPONSES: "Response",
-    ANTHROPIC: "messages.create",
-}
+# The OpenInference span name of each call.
+SPAN_NAMES = OI.SPAN_NAME_OF
 # The object each OpenAI answer says it is, and the call it answers.
 _OPENAI_OBJECTS = {"chat.completion": CHAT, "text_completion": COMPLETION, "response": RESPONSES}
 
@@ -49,7 +46,7 @@ def request_text(kwargs: Mapping[str, Any]) -> str:
 
 def flavor_of(
     provider_format: str, request: Mapping[str, Any], response: Mapping[str, Any]
-) -> str | None:
+) -> Kind | None:
     """Which call ``log_chat`` was given: the answer's ``object`` says, else the request's
     content key (``prompt``, ``input``, ``messages``); None when neither does."""
     if provider_format == "anthropic":
@@ -82,19 +79,21 @@ def call_record(
     answer = to_dict(response)
     if answer is None:
         return None
+    name = SPAN_NAMES[Kind(flavor)]
     attributes = {
-        "openinference.span.kind": "LLM",
-        "input.value": request,
-        "output.value": json.dumps(answer, default=_json_value),
+        OI.SPAN_KIND: OI.LLM,
+        OI.INPUT_VALUE: request,
+        OI.OUTPUT_VALUE: json.dumps(answer, default=_json_value),
     }
     return SpanRecord(
-        name=SPAN_NAMES[flavor],
+        name=name,
         attributes=identity.with_identity(attributes, captured),
         start_ns=start_ns,
         end_ns=max(start_ns, end_ns),
         # A Response can come back (or a stream end) with status "failed": an error, not sent.
         is_error=answer.get("status") == "failed" and flavor == RESPONSES,
         trace_id=random.getrandbits(128),
+        classification=classify(name, attributes),  # as selection would find it
     )
 
 

@@ -31,7 +31,7 @@ from reconify_otel.delivery.worker import Dispatcher
 from reconify_otel.handler.calls import call_record, flavor_of, request_text
 from reconify_otel.handler.client_calls import ClientCalls
 from reconify_otel.prepare import Prepared, Preparer
-from reconify_otel.runtime.counters import Stats, delivery_counters
+from reconify_otel.runtime.counters import Event, Stats, delivery_counters
 from reconify_otel.runtime.logs import RateLimitedLog, enable_debug_logging
 from reconify_otel.settings import ReconifyOptions, Settings, resolve
 
@@ -99,7 +99,7 @@ class ReconifyHandler:
                 flavor = flavor_of(format, request, answer)
                 text = _request_json(request)
             if answer is None or flavor is None or text is None:
-                self._counters.add("skipped_bad_input")
+                self._counters.add(Event.SKIPPED_BAD_INPUT)
                 self._log.warning(
                     "bad-chat",
                     "log_chat needs the request dict (JSON-writable) and the %s response, "
@@ -128,11 +128,11 @@ class ReconifyHandler:
     ) -> bool:
         """One LLM call, from ``log_chat`` or the client's wrapped methods."""
         if answer is None:  # a stream abandoned before its first chunk
-            self._counters.add("skipped_no_answer")
+            self._counters.add(Event.SKIPPED_NO_ANSWER)
             return False
         record = call_record(flavor, request, answer, start_ns, end_ns, captured)
         if record is None:
-            self._counters.add("skipped_bad_input")
+            self._counters.add(Event.SKIPPED_BAD_INPUT)
             self._log.warning("bad-answer", "an LLM call returned no object to log; skipped")
             return False
         return self._submit(record)
@@ -145,13 +145,13 @@ class ReconifyHandler:
         return isinstance(prepared, Prepared) and self._dispatcher.submit(prepared)
 
     def _internal_error(self) -> None:
-        self._counters.add("internal_errors")
+        self._counters.add(Event.INTERNAL_ERRORS)
         self._log.log(logging.ERROR, "internal", "reconify handler failed", exc_info=True)
 
     def _record(self, run: Any, message_in: Any, message_out: Any) -> SpanRecord | None:
         run_d = to_dict(run)
         if run_d is None or not run_d.get("id"):
-            self._counters.add("skipped_bad_input")
+            self._counters.add(Event.SKIPPED_BAD_INPUT)
             self._log.warning(
                 "bad-run",
                 "log_assistant needs a Run object or dict with an id, got %s",

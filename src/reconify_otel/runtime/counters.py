@@ -1,4 +1,4 @@
-"""Thread-safe named counters behind every ``stats()`` snapshot, mirrored to the
+"""Thread-safe counters of ``Event``s behind every ``stats()`` snapshot, mirrored to the
 OpenTelemetry metrics API as one counter, ``reconify_otel.events``, with an ``event``
 attribute (accepted, rejected, failed, retries, spooled, spool_dropped, ...).
 
@@ -14,6 +14,7 @@ from typing import TypedDict, cast
 
 from opentelemetry import metrics
 
+from reconify_otel.runtime.events import STATS_NAMES, Event
 from reconify_otel.runtime.forksafe import reset_after_fork
 from reconify_otel.version import __version__
 
@@ -25,6 +26,8 @@ _events = _meter.create_counter(
 
 class Stats(TypedDict):
     """What ``exporter.stats()`` and ``handler.stats()`` hold: every name from the start.
+    Typed for the user's type checker; the names are ``Event``'s (``STATS_NAMES``), and
+    tests/test_counters.py holds this in step with them.
 
     Each counts payloads (interactions), except ``retries`` (extra attempts),
     ``redirected`` and ``unconfirmed`` (attempts: a resent payload counts again) and
@@ -65,7 +68,7 @@ class Stats(TypedDict):
     skipped_not_configured: int  # dropped by the no-op built from the environment without keys
 
 
-STATS_NAMES: tuple[str, ...] = tuple(Stats.__annotations__)
+__all__ = ["STATS_NAMES", "Counters", "Event", "Stats", "delivery_counters", "observe_spool"]
 
 
 class Counters:
@@ -80,7 +83,10 @@ class Counters:
     def _after_fork(self) -> None:
         self._lock = threading.Lock()  # a parent thread may have held it at fork
 
-    def add(self, name: str, amount: int = 1) -> None:
+    def add(self, event: Event | str, amount: int = 1) -> None:
+        """Count ``amount`` of ``event``. Given as text (older call sites), it must be an
+        ``Event``'s name: ``ValueError`` otherwise, never a silent new counter."""
+        name = event.value if isinstance(event, Event) else Event.named(event).value
         with self._lock:
             self._counts[name] += amount
         _events.add(amount, {"event": name, "component": self._component})

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconify_otel.core.conventions import genai as G
+from reconify_otel.core.conventions import traceloop as T
+from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.llm import legacy, parts, shapes
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import (
@@ -25,58 +28,50 @@ from reconify_otel.core.llm.values import (
     scalar_attr,
 )
 
-CHAT, COMPLETION, RESPONSES, ANTHROPIC = "chat", "completion", "responses", "anthropic"
+CHAT, COMPLETION, RESPONSES, ANTHROPIC = Kind.CHAT, Kind.COMPLETION, Kind.RESPONSES, Kind.ANTHROPIC
 
-# ``gen_ai.request.<suffix>`` -> the keyword argument it records, per call.
+# The recorded request parameters -> the request body's key, per call, in the body's order.
 _OPENAI_PARAMS = {
-    "temperature": "temperature",
-    "top_p": "top_p",
-    "max_tokens": "max_tokens",
-    "frequency_penalty": "frequency_penalty",
-    "presence_penalty": "presence_penalty",
-    "seed": "seed",
-    "stop_sequences": "stop",
-    "choice.count": "n",
+    G.REQUEST_TEMPERATURE: "temperature",
+    G.REQUEST_TOP_P: "top_p",
+    G.REQUEST_MAX_TOKENS: "max_tokens",
+    G.REQUEST_FREQUENCY_PENALTY: "frequency_penalty",
+    G.REQUEST_PRESENCE_PENALTY: "presence_penalty",
+    G.REQUEST_SEED: "seed",
+    G.REQUEST_STOP_SEQUENCES: "stop",
+    G.REQUEST_CHOICE_COUNT: "n",
 }
-_PARAMS = {  # ``gen_ai.request.{suffix}`` -> the request body's key
-    flavor: {f"gen_ai.request.{suffix}": key for suffix, key in params.items()}
-    for flavor, params in {
-        CHAT: _OPENAI_PARAMS,
-        COMPLETION: _OPENAI_PARAMS,
-        RESPONSES: {
-            "temperature": "temperature",
-            "top_p": "top_p",
-            "max_tokens": "max_output_tokens",
-        },
-        ANTHROPIC: {
-            "max_tokens": "max_tokens",
-            "temperature": "temperature",
-            "top_p": "top_p",
-            "top_k": "top_k",
-            "stop_sequences": "stop_sequences",
-        },
-    }.items()
+_PARAMS = {
+    CHAT: _OPENAI_PARAMS,
+    COMPLETION: _OPENAI_PARAMS,
+    RESPONSES: {
+        G.REQUEST_TEMPERATURE: "temperature",
+        G.REQUEST_TOP_P: "top_p",
+        G.REQUEST_MAX_TOKENS: "max_output_tokens",
+    },
+    ANTHROPIC: {
+        G.REQUEST_MAX_TOKENS: "max_tokens",
+        G.REQUEST_TEMPERATURE: "temperature",
+        G.REQUEST_TOP_P: "top_p",
+        G.REQUEST_TOP_K: "top_k",
+        G.REQUEST_STOP_SEQUENCES: "stop_sequences",
+    },
 }
-_CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
-_CACHE_WRITE = (
-    "gen_ai.usage.cache_creation.input_tokens",
-    "gen_ai.usage.cache_creation_input_tokens",
-)
 
 
-def map_genai(flavor: str, attrs: Attrs) -> LlmCall | str:
+def map_genai(flavor: Kind, attrs: Attrs) -> LlmCall | str:
     bad: list[str] = []
-    inputs = json_attr(attrs, "gen_ai.input.messages", list, bad)
-    outputs = json_attr(attrs, "gen_ai.output.messages", list, bad)
+    inputs = json_attr(attrs, G.INPUT_MESSAGES, list, bad)
+    outputs = json_attr(attrs, G.OUTPUT_MESSAGES, list, bad)
     # Older traceloop spells messages and tools as flattened lists (``legacy``); spans
     # with the JSON messages never do, so they skip the scan for them.
     flattened = inputs is None and outputs is None
     if flattened:
         inputs, outputs = legacy.messages(attrs)
     outputs = [as_dict(m) for m in outputs or ()]
-    response_id = first_str(attrs, "gen_ai.response.id")
+    response_id = first_str(attrs, G.RESPONSE_ID)
     usage = _usage(flavor, attrs, bad)
-    model = first_str(attrs, "gen_ai.response.model", "llm.response.model")
+    model = first_str(attrs, G.RESPONSE_MODEL, T.RESPONSE_MODEL)
     if not outputs and response_id is None and usage is None and model is None:
         return "the span holds no response (no output, id, model or usage)"
     request = _request(flavor, attrs, inputs, bad, flattened)
@@ -103,34 +98,34 @@ def map_genai(flavor: str, attrs: Attrs) -> LlmCall | str:
         request=request,
         response=response,
         response_id=response_id,
-        conversation_id=first_str(attrs, "gen_ai.conversation.id"),
+        conversation_id=first_str(attrs, G.CONVERSATION_ID),
         bad_attributes=tuple(bad),
     )
 
 
 def _request(
-    flavor: str, attrs: Attrs, inputs: list[Any] | None, bad: list[str], flattened: bool
+    flavor: Kind, attrs: Attrs, inputs: list[Any] | None, bad: list[str], flattened: bool
 ) -> Json:
-    request: Json = {"model": first_str(attrs, "gen_ai.request.model", "llm.request.model")}
+    request: Json = {"model": first_str(attrs, G.REQUEST_MODEL, T.REQUEST_MODEL)}
     if flavor == COMPLETION:
         request["prompt"] = parts.completion_prompt(inputs) if inputs else None
     elif flavor == ANTHROPIC:
         system, messages = parts.anthropic_messages(inputs) if inputs else (None, None)
         request["messages"] = messages
-        instructions = json_attr(attrs, "gen_ai.system_instructions", list, bad)
+        instructions = json_attr(attrs, G.SYSTEM_INSTRUCTIONS, list, bad)
         if instructions:
             system = parts.anthropic_content([as_dict(p) for p in instructions])
         if system is not None:
             request["system"] = system
     else:
-        instructions = json_attr(attrs, "gen_ai.system_instructions", list, bad)
+        instructions = json_attr(attrs, G.SYSTEM_INSTRUCTIONS, list, bad)
         messages = parts.openai_messages(inputs) if inputs else None
         request["messages"] = parts.with_system(messages, instructions) if messages else None
     for attribute, key in _PARAMS[flavor].items():
         value = scalar_attr(attrs, attribute, bad)
         if value is not None:
             request[key] = value
-    tools = json_attr(attrs, "gen_ai.tool.definitions", list, bad)
+    tools = json_attr(attrs, G.TOOL_DEFINITIONS, list, bad)
     if not tools and flattened:
         tools = legacy.tool_definitions(attrs)
     if tools:
@@ -140,32 +135,37 @@ def _request(
             tools = shapes.flat_tools(tools)
         request["tools"] = tools
     if flavor != ANTHROPIC:
-        user = first_str(attrs, "gen_ai.user", "llm.user")
+        user = first_str(attrs, G.USER, T.USER)
         if user is not None:
             request["user"] = user
-    if attrs.get("gen_ai.is_streaming") is True or attrs.get("llm.is_streaming") is True:
+    if attrs.get(G.IS_STREAMING) is True or attrs.get(T.IS_STREAMING) is True:
         request["stream"] = True
     return request
 
 
 def _usage(flavor: str, attrs: Attrs, bad: list[str]) -> Json | None:
-    prompt = int_attr(attrs, bad, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
-    completion = int_attr(
-        attrs, bad, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"
-    )
     if flavor == ANTHROPIC:
+        prompt = int_attr(attrs, bad, G.USAGE_INPUT_TOKENS, G.USAGE_PROMPT_TOKENS)
+        completion = int_attr(attrs, bad, G.USAGE_OUTPUT_TOKENS, G.USAGE_COMPLETION_TOKENS)
         # The conventions count cache reads and writes as input; Anthropic does not.
-        cached = [int_attr(attrs, bad, *keys) for keys in (_CACHE_READ, _CACHE_WRITE)]
+        cached = [int_attr(attrs, bad, *keys) for keys in (G.USAGE_CACHE_READ, G.USAGE_CACHE_WRITE)]
         if prompt is not None:
             prompt -= sum(c for c in cached if c is not None)
         return shapes.anthropic_usage(prompt, completion)
-    total = int_attr(attrs, bad, "gen_ai.usage.total_tokens", "llm.usage.total_tokens")
-    return shapes.openai_usage(prompt, completion, total)
+    return openai_usage(attrs, bad, G.USAGE_TOTAL_TOKENS, T.USAGE_TOTAL_TOKENS)
+
+
+def openai_usage(attrs: Attrs, bad: list[str], *total_keys: str) -> Json | None:
+    """OpenAI's ``usage`` from the GenAI token counts; the total from ``total_keys``, which
+    differ by convention (an assistant run's too)."""
+    prompt = int_attr(attrs, bad, G.USAGE_INPUT_TOKENS, G.USAGE_PROMPT_TOKENS)
+    completion = int_attr(attrs, bad, G.USAGE_OUTPUT_TOKENS, G.USAGE_COMPLETION_TOKENS)
+    return shapes.openai_usage(prompt, completion, int_attr(attrs, bad, *total_keys))
 
 
 def _finish_reasons(attrs: Attrs, outputs: list[Json]) -> list[Any]:
     """Per choice: the output message's own reason, else the span's list in order."""
-    recorded = attrs.get("gen_ai.response.finish_reasons")
+    recorded = attrs.get(G.RESPONSE_FINISH_REASONS)
     listed = list(recorded) if isinstance(recorded, (list, tuple)) else []
     count = max(len(outputs), len(listed))
     found = []

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconify_otel.core.conventions import genai as G
+from reconify_otel.core.conventions import traceloop as T
 from reconify_otel.core.llm.parts import PROVIDER
 from reconify_otel.core.llm.values import Attrs, Json, indexed, parse_json
 
-GENERATIONS = (("gen_ai.prompt", "gen_ai.completion"), ("llm.prompts", "llm.completions"))
+# (prompts, completions) prefixes, newest first.
+GENERATIONS = (
+    (G.INDEXED_PROMPTS, G.INDEXED_COMPLETIONS),
+    (T.INDEXED_PROMPTS, T.INDEXED_COMPLETIONS),
+)
 
 
 def _content_parts(content: Any) -> list[Json]:
@@ -83,7 +89,7 @@ def messages(attrs: Attrs) -> tuple[list[Json] | None, list[Json] | None]:
 def tool_definitions(attrs: Attrs) -> list[Json] | None:
     """``llm.request.functions.N.*`` in the flat form the GenAI conventions use."""
     tools: list[Json] = []
-    for fields in indexed(attrs, "llm.request.functions").values():
+    for fields in indexed(attrs, T.INDEXED_FUNCTIONS).values():
         tool: Json = {"name": fields.get("name")}
         if fields.get("description") is not None:
             tool["description"] = fields["description"]

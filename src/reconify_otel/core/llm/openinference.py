@@ -10,6 +10,8 @@ shape. With content hidden they read ``__REDACTED__`` and the call is rebuilt fr
 
 from __future__ import annotations
 
+from reconify_otel.core.conventions import openinference as OI
+from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.llm import responses, shapes
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
 from reconify_otel.core.llm.responses import SDK_ONLY
@@ -22,16 +24,16 @@ _FILTERS = {
     RESPONSES: responses.chat_response,
     ANTHROPIC: shapes.filter_anthropic_message,
 }
-_TOKENS = ("llm.token_count.prompt", "llm.token_count.completion", "llm.token_count.total")
-_CACHE = ("llm.token_count.prompt_details.cache_read", "llm.token_count.prompt_details.cache_write")
+_TOKENS = (OI.TOKEN_COUNT_PROMPT, OI.TOKEN_COUNT_COMPLETION, OI.TOKEN_COUNT_TOTAL)
+_CACHE = (OI.TOKEN_COUNT_CACHE_READ, OI.TOKEN_COUNT_CACHE_WRITE)
 
 
-def map_openinference(flavor: str, attrs: Attrs) -> LlmCall | str:
+def map_openinference(flavor: Kind, attrs: Attrs) -> LlmCall | str:
     bad: list[str] = []
-    body_in = json_attr(attrs, "input.value", dict, bad)
-    body_out = json_attr(attrs, "output.value", dict, bad)
-    params = json_attr(attrs, "llm.invocation_parameters", dict, bad) or {}
-    if body_out is None and not any(k in attrs for k in (*_TOKENS, "llm.model_name")):
+    body_in = json_attr(attrs, OI.INPUT_VALUE, dict, bad)
+    body_out = json_attr(attrs, OI.OUTPUT_VALUE, dict, bad)
+    params = json_attr(attrs, OI.INVOCATION_PARAMETERS, dict, bad) or {}
+    if body_out is None and not any(k in attrs for k in (*_TOKENS, OI.MODEL_NAME)):
         return "the span holds no response (no output.value, model or token counts)"
     request = _request(flavor, attrs, body_in, params)
     response = _FILTERS[flavor](body_out) if body_out is not None else _bare(flavor, attrs, bad)
@@ -55,7 +57,7 @@ def _request(flavor: str, attrs: Attrs, body_in: Json | None, params: Json) -> J
         return responses.chat_request(body) if flavor == RESPONSES else body
     if flavor == RESPONSES:
         return responses.chat_request(params)
-    request: Json = {"model": params.get("model") or first_str(attrs, "llm.request.model_name")}
+    request: Json = {"model": params.get("model") or first_str(attrs, OI.REQUEST_MODEL_NAME)}
     request["prompt" if flavor == COMPLETION else "messages"] = None
     # OpenInference's Anthropic parameters include the SDK's own options (extra_headers
     # may hold an API key): only the call's keyword arguments are the request.
@@ -65,8 +67,8 @@ def _request(flavor: str, attrs: Attrs, body_in: Json | None, params: Json) -> J
 
 def _bare(flavor: str, attrs: Attrs, bad: list[str]) -> Json:
     """The answer without ``output.value``: model, finish reason and usage only."""
-    model = first_str(attrs, "llm.response.model_name", "llm.model_name")
-    finish = first_str(attrs, "llm.finish_reason")
+    model = first_str(attrs, OI.RESPONSE_MODEL_NAME, OI.MODEL_NAME)
+    finish = first_str(attrs, OI.FINISH_REASON)
     prompt, completion, total = (int_attr(attrs, bad, key) for key in _TOKENS)
     if flavor == ANTHROPIC:
         if prompt is not None:  # OpenInference counts cache reads and writes as input

@@ -1,0 +1,89 @@
+"""OpenTelemetry GenAI semantic conventions (development status): the ``gen_ai.*`` names,
+and the official ``chat {model}`` spans (``opentelemetry-instrumentation-openai-v2``).
+
+Also traceloop's older indexed form, ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*``
+(opentelemetry-instrumentation-openai <= 0.54, -anthropic <= 0.53).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconify_otel.core.conventions.classification import Classification, Convention, Kind
+
+OPERATION_NAME = "gen_ai.operation.name"
+PROVIDER_NAME = "gen_ai.provider.name"
+SYSTEM = "gen_ai.system"  # deprecated spelling of the provider
+CONVERSATION_ID = "gen_ai.conversation.id"
+AGENT_ID = "gen_ai.agent.id"
+AGENT_NAME = "gen_ai.agent.name"
+REQUEST_MODEL = "gen_ai.request.model"
+RESPONSE_MODEL = "gen_ai.response.model"
+RESPONSE_ID = "gen_ai.response.id"
+RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+INPUT_MESSAGES = "gen_ai.input.messages"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
+SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"  # deprecated
+USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"  # deprecated
+USAGE_TOTAL_TOKENS = "gen_ai.usage.total_tokens"  # traceloop's, not in the conventions
+# Each pair: the current spelling, then traceloop's.
+USAGE_CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
+USAGE_CACHE_WRITE = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+)
+ERROR_TYPE = "error.type"
+
+# Request parameters.
+REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+REQUEST_TOP_P = "gen_ai.request.top_p"
+REQUEST_TOP_K = "gen_ai.request.top_k"
+REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
+REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
+REQUEST_SEED = "gen_ai.request.seed"
+REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
+REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
+
+# traceloop's additions in the gen_ai namespace.
+USER = "gen_ai.user"
+IS_STREAMING = "gen_ai.is_streaming"
+# Indexed lists: ``{prefix}.N.role``, ``{prefix}.N.content``, ``gen_ai.response.N.id``...
+INDEXED_PROMPTS = "gen_ai.prompt"
+INDEXED_COMPLETIONS = "gen_ai.completion"
+INDEXED_RESPONSES = "gen_ai.response"
+
+CHAT_SPAN = "chat"  # the span name: ``chat`` or ``chat {model}``
+CHAT_OPERATION = "chat"
+OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai", "az.ai.openai"})
+ANTHROPIC_PROVIDERS = frozenset({"anthropic"})
+RESPONSES_ID_PREFIX = "resp_"  # a Responses API call recorded as ``chat``: its ids say so
+
+_CHAT = Classification(Kind.CHAT, Convention.GENAI)
+_RESPONSES = Classification(Kind.RESPONSES, Convention.GENAI)
+_ANTHROPIC = Classification(Kind.ANTHROPIC, Convention.GENAI)
+
+
+def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
+    """``chat {model}`` is shared by every instrumentation that follows the conventions, so
+    the operation and the provider decide (OpenAI or Anthropic only)."""
+    if not (name == CHAT_SPAN or name.startswith(CHAT_SPAN + " ")):
+        return None
+    if attributes.get(OPERATION_NAME) != CHAT_OPERATION:
+        return None
+    provider = attributes.get(PROVIDER_NAME) or attributes.get(SYSTEM)
+    if not isinstance(provider, str):  # a kvlist from the bridge cannot even be looked up
+        return None
+    if provider in ANTHROPIC_PROVIDERS:
+        return _ANTHROPIC
+    if provider not in OPENAI_PROVIDERS:
+        return None
+    response_id = attributes.get(RESPONSE_ID)
+    if isinstance(response_id, str) and response_id.startswith(RESPONSES_ID_PREFIX):
+        return _RESPONSES
+    return _CHAT

@@ -1,0 +1,63 @@
+"""traceloop/openllmetry (``opentelemetry-instrumentation-openai`` / ``-anthropic``): its
+span names, which alone say what a span is, and its older ``llm.*`` attributes.
+
+Its current releases write the GenAI names (``genai``) on these spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconify_otel.core.conventions.classification import Classification, Convention, Kind
+
+CHAT_SPAN = "openai.chat"
+COMPLETION_SPAN = "openai.completion"
+RESPONSE_SPAN = "openai.response"
+ANTHROPIC_SPAN = "anthropic.chat"
+RUN = "openai.assistant.run"
+RUN_STREAM = "openai.assistant.run_stream"
+
+# The plain calls, every attribute generation.
+CALL_KINDS = {
+    CHAT_SPAN: Kind.CHAT,
+    COMPLETION_SPAN: Kind.COMPLETION,
+    RESPONSE_SPAN: Kind.RESPONSES,
+    ANTHROPIC_SPAN: Kind.ANTHROPIC,
+}
+RUN_NAMES = frozenset({RUN, RUN_STREAM})
+SPAN_NAMES = (*CALL_KINDS, RUN, RUN_STREAM)
+# This project's mark on those run spans while AssistantsInstrumentor reports the same
+# runs: they are skipped.
+SUPERSEDED = "reconify.superseded"
+
+# Older attributes (before the gen_ai.* names).
+INDEXED_PROMPTS = "llm.prompts"
+INDEXED_COMPLETIONS = "llm.completions"
+INDEXED_FUNCTIONS = "llm.request.functions"
+REQUEST_MODEL = "llm.request.model"
+RESPONSE_MODEL = "llm.response.model"
+USAGE_TOTAL_TOKENS = "llm.usage.total_tokens"
+USER = "llm.user"
+IS_STREAMING = "llm.is_streaming"
+
+# Users and sessions, as traceloop's SDK associates them.
+USER_ID = "traceloop.association.properties.user_id"
+SESSION_ID = "traceloop.association.properties.session_id"
+
+_CALLS = {name: Classification(kind, Convention.TRACELOOP) for name, kind in CALL_KINDS.items()}
+_RUNS = {
+    RUN: Classification(Kind.ASSISTANT, Convention.TRACELOOP),
+    RUN_STREAM: Classification(Kind.ASSISTANT, Convention.TRACELOOP, streamed=True),
+}
+
+
+def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
+    """By name alone; a run only while no AssistantsInstrumentor supersedes it."""
+    found = _CALLS.get(name)
+    if found is not None:
+        return found
+    run = _RUNS.get(name)
+    if run is not None and attributes.get(SUPERSEDED) is not True:
+        return run
+    return None

@@ -1,0 +1,83 @@
+"""The Collector's ``filter/genai`` in otel-collector-config.yaml is the conventions' rule
+written in OTTL (``core.conventions.collector_filter``): the file holds what is generated,
+and the generated condition keeps every span ``classify`` selects. (The real Collector
+runs it in tests/test_real_collector_*.py, marker ``collector``.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconify_otel.core.conventions import CANDIDATE_NAMES, classify
+from reconify_otel.core.conventions import collector_filter as cf
+
+from .test_conventions import TRACELOOP_NAMES, over_spans
+
+CONFIG = Path(__file__).resolve().parents[1] / "otel-collector-config.yaml"
+COMMAND = (
+    "python -m reconify_otel.core.conventions.collector_filter --write otel-collector-config.yaml"
+)
+
+
+def test_the_config_holds_the_generated_filter() -> None:
+    text = CONFIG.read_text()
+    assert cf.rewrite(text) == text, f"stale filter/genai: run `{COMMAND}`"
+
+
+def test_the_collector_reads_the_generated_condition() -> None:
+    processor = yaml.safe_load(CONFIG.read_text())["processors"]["filter/genai"]
+    assert processor["error_mode"] == "ignore"
+    conditions = " or ".join(cf.keep_conditions())
+    assert processor["traces"]["span"] == [f"not ( {conditions} )"]
+
+
+def _regexes() -> list[str]:
+    """The IsMatch patterns of the generated conditions, as the Collector reads them."""
+    found = re.findall(r'IsMatch\(name, "((?:[^"\\]|\\.)*)"\)', " ".join(cf.keep_conditions()))
+    return [pattern.replace("\\\\", "\\") for pattern in found]
+
+
+def _kept(name: str, attributes: dict[str, Any]) -> bool:
+    """The generated condition, evaluated here: the Collector keeps the span when true."""
+    names, chat, agent = (re.compile(p) for p in _regexes())
+    return bool(
+        names.search(name)
+        or attributes.get("openinference.span.kind") == "LLM"
+        or (chat.search(name) and attributes.get("gen_ai.operation.name") == "chat")
+        or (agent.search(name) and attributes.get("openai.assistants.run.id") is not None)
+    )
+
+
+def test_the_name_pattern_matches_the_traceloop_names_exactly() -> None:
+    names = re.compile(_regexes()[0])
+    assert {n for n in [*CANDIDATE_NAMES, *TRACELOOP_NAMES] if names.search(n)} == TRACELOOP_NAMES
+    for near in ("openai.chatx", "openaiXchat", "openai.assistant.run_streamed", "xopenai.chat"):
+        assert not names.search(near)
+
+
+@over_spans
+def test_the_collector_keeps_every_span_the_bridge_selects(
+    name: str, attributes: dict[str, Any]
+) -> None:
+    if classify(name, attributes) is not None:
+        assert _kept(name, attributes)
+
+
+def test_the_command_prints_and_rewrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cf.main([]) == 0
+    assert capsys.readouterr().out == cf.fragment()
+    stale = tmp_path / "config.yaml"
+    text = CONFIG.read_text()
+    stale.write_text(text.replace("openai\\\\.chat|", ""))
+    assert stale.read_text() != text
+    assert cf.main(["--write", str(stale)]) == 0
+    assert stale.read_text() == text
+    assert cf.main(["--write", str(stale)]) == 0
+    assert capsys.readouterr().out.endswith("up to date\n")
+    assert cf.main(["--bogus"]) == 2

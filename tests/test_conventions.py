@@ -1,0 +1,247 @@
+"""``core.conventions``: one classifier says what a span is, for every route, and each
+convention owns its names (no attribute-name literal elsewhere in src/)."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tokenize
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from reconify_otel.bridge.otlp_spans import selected_spans
+from reconify_otel.core import mapping
+from reconify_otel.core.conventions import (
+    CANDIDATE_NAMES,
+    CANDIDATE_PREFIXES,
+    Classification,
+    Convention,
+    Kind,
+    classify,
+    wants_identity,
+)
+from reconify_otel.core.llm import select
+from reconify_otel.core.mapping import Selection, map_span
+from reconify_otel.core.payload import Mapped
+from reconify_otel.core.record import SpanRecord
+from reconify_otel.handler.calls import call_record
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "reconify_otel"
+CONVENTIONS = SRC / "core" / "conventions"
+# What a convention's names start with (or are, for span names): owned by conventions/.
+OWNED_PREFIXES = (
+    "gen_ai.",
+    "llm.",
+    "openinference.",
+    "openai.assistants.",
+    "traceloop.",
+    "input.value",
+    "output.value",
+    "reconify.superseded",
+)
+TRACELOOP_NAMES = frozenset(
+    {
+        "openai.chat",
+        "openai.completion",
+        "openai.response",
+        "anthropic.chat",
+        "openai.assistant.run",
+        "openai.assistant.run_stream",
+    }
+)
+OWNED_NAMES = TRACELOOP_NAMES | {"invoke_agent"}
+_QUOTE = re.compile(r"^[rRbBfFuU]*('''|\"\"\"|'|\")")
+
+GENAI, TRACELOOP = Convention.GENAI, Convention.TRACELOOP
+OPENINFERENCE, ASSISTANTS = Convention.OPENINFERENCE, Convention.ASSISTANTS
+
+
+def string_bodies(path: Path) -> Iterator[tuple[int, str]]:
+    """(line, text after the opening quote) of each string literal, f-strings included."""
+    middle = getattr(tokenize, "FSTRING_MIDDLE", None)  # Python 3.12+
+    with path.open("rb") as file:
+        for token in tokenize.tokenize(file.readline):
+            if token.type == tokenize.STRING:
+                yield token.start[0], _QUOTE.sub("", token.string)
+            elif middle is not None and token.type == middle:
+                yield token.start[0], token.string
+
+
+def test_attribute_names_are_written_only_in_the_conventions() -> None:
+    found = [
+        f"{path.relative_to(SRC)}:{line}: {body[:40]!r}"
+        for path in sorted(SRC.rglob("*.py"))
+        if CONVENTIONS not in path.parents
+        for line, body in string_bodies(path)
+        if body.startswith(OWNED_PREFIXES) or body.rstrip("'\"") in OWNED_NAMES
+    ]
+    assert found == []
+
+
+def test_the_literal_finder_sees_plain_and_f_strings(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text('a = "gen_ai.system"\nb = f"llm.{x}.id"\n# "gen_ai.comment"\n')
+    assert [body[:7] for _, body in string_bodies(probe)] == ["gen_ai.", "llm.{x}"]
+
+
+C = Classification
+CASES: list[tuple[str, dict[str, Any], Classification | None]] = [
+    ("openai.chat", {}, C(Kind.CHAT, TRACELOOP)),
+    ("openai.completion", {}, C(Kind.COMPLETION, TRACELOOP)),
+    ("openai.response", {}, C(Kind.RESPONSES, TRACELOOP)),
+    ("anthropic.chat", {}, C(Kind.ANTHROPIC, TRACELOOP)),
+    ("openai.assistant.run", {}, C(Kind.ASSISTANT, TRACELOOP)),
+    ("openai.assistant.run_stream", {}, C(Kind.ASSISTANT, TRACELOOP, streamed=True)),
+    ("openai.assistant.run", {"reconify.superseded": True}, None),
+    (
+        "chat gpt-4o",
+        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"},
+        C(Kind.CHAT, GENAI),
+    ),
+    (
+        "chat",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "az.ai.openai",
+            "gen_ai.response.id": "resp_1",
+        },
+        C(Kind.RESPONSES, GENAI),
+    ),
+    (
+        "chat claude",
+        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic"},
+        C(Kind.ANTHROPIC, GENAI),
+    ),
+    ("chat x", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "cohere"}, None),
+    ("chatbot", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}, None),
+    ("ChatCompletion", {"openinference.span.kind": "LLM"}, C(Kind.CHAT, OPENINFERENCE)),
+    ("messages.create", {"openinference.span.kind": "LLM"}, C(Kind.ANTHROPIC, OPENINFERENCE)),
+    ("ChatCompletion", {"openinference.span.kind": "CHAIN"}, None),
+    ("invoke_agent Tutor", {"openai.assistants.run.id": "run_1"}, C(Kind.ASSISTANT, ASSISTANTS)),
+    ("invoke_agent Tutor", {}, None),
+    ("GET /users", {"gen_ai.operation.name": "chat"}, None),
+]
+
+
+@pytest.mark.parametrize(("name", "attributes", "expected"), CASES)
+def test_classify(name: str, attributes: dict[str, Any], expected: Classification | None) -> None:
+    assert classify(name, attributes) == expected
+
+
+def test_a_classification_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        C(Kind.CHAT, GENAI).kind = Kind.COMPLETION  # type: ignore[misc]
+
+
+def test_selection_returns_the_classification_of_the_kinds_asked_for() -> None:
+    chat_only = Selection({"chat"})
+    assert chat_only.classify("openai.chat", {}) == C(Kind.CHAT, TRACELOOP)
+    assert chat_only.classify("anthropic.chat", {}) is None
+    assert chat_only("openai.chat", {}) is True
+    assert chat_only("anthropic.chat", {}) is False
+    assert Selection().classify("GET /users", {}) is None
+
+
+NAMES = sorted({*CANDIDATE_NAMES, "chat", "chat gpt-4o", "chatbot", "invoke_agent X", "GET /", ""})
+ATTRIBUTES = st.fixed_dictionaries(
+    {},
+    optional={
+        "gen_ai.operation.name": st.sampled_from(["chat", "embeddings"]),
+        "gen_ai.provider.name": st.sampled_from(["openai", "anthropic", "cohere"]),
+        "gen_ai.response.id": st.sampled_from(["resp_1", "chatcmpl-1"]),
+        "openinference.span.kind": st.sampled_from(["LLM", "CHAIN"]),
+        "openai.assistants.run.id": st.just("run_1"),
+        "reconify.superseded": st.booleans(),
+    },
+)
+
+
+# Span names and attributes near and far from every rule, for the properties below.
+over_spans = settings(max_examples=300, deadline=None)(
+    given(name=st.one_of(st.sampled_from(NAMES), st.text(max_size=20)), attributes=ATTRIBUTES)
+)
+
+
+@over_spans
+def test_a_name_outside_the_candidates_is_never_classified(
+    name: str, attributes: dict[str, Any]
+) -> None:
+    if classify(name, attributes) is not None:
+        assert name in CANDIDATE_NAMES or name.startswith(CANDIDATE_PREFIXES)
+        assert Selection.may_select(name)
+
+
+@over_spans
+def test_identity_is_stamped_on_the_spans_it_was_stamped_on(
+    name: str, attributes: dict[str, Any]
+) -> None:
+    """The processor's rule before the conventions owned it, written out as it was."""
+    found = classify(name, attributes)
+    before = (
+        name in ("openai.assistant.run", "openai.assistant.run_stream")
+        or (name.startswith("invoke_agent") and "openai.assistants.run.id" not in attributes)
+        or (found is not None and found.kind is not Kind.ASSISTANT)
+    )
+    assert wants_identity(name, attributes) is before
+
+
+def _count_classifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names ``core.mapping`` classifies (selection, or ``map_span`` on a record that
+    carries none); the LLM mapping must never classify at all."""
+    calls: list[str] = []
+
+    def counted(name: str, attributes: Mapping[str, Any]) -> Classification | None:
+        calls.append(name)
+        return classify(name, attributes)
+
+    def refused(name: str, attributes: Mapping[str, Any]) -> Classification | None:
+        raise AssertionError(f"{name} classified again")
+
+    monkeypatch.setattr(mapping, "classify", counted)
+    monkeypatch.setattr(select, "classify", refused)
+    return calls
+
+
+def _kv(key: str, value: str) -> KeyValue:
+    return KeyValue(key=key, value=AnyValue(string_value=value))
+
+
+def test_the_bridge_classifies_each_span_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_classifications(monkeypatch)
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    spans.add(name="GET /users", trace_id=b"\x01" * 16, span_id=b"\x01" * 8)
+    call = spans.add(name="openai.chat", trace_id=b"\x02" * 16, span_id=b"\x02" * 8)
+    call.attributes.extend(
+        [_kv("gen_ai.response.id", "chatcmpl-1"), _kv("gen_ai.request.model", "m")]
+    )
+    records = list(selected_spans(request))
+    assert [r.classification for r in records] == [C(Kind.CHAT, TRACELOOP)]
+    assert isinstance(map_span(records[0]), Mapped)
+    assert calls == ["openai.chat"]  # the other answered by its name alone
+
+
+def test_the_mapping_follows_the_carried_classification(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_classifications(monkeypatch)
+    attributes = {"gen_ai.response.id": "msg_1", "gen_ai.request.model": "claude"}
+    record = SpanRecord(
+        "anthropic.chat", attributes, 0, 1, classification=C(Kind.ANTHROPIC, TRACELOOP)
+    )
+    mapped = map_span(record)
+    assert isinstance(mapped, Mapped)
+    assert mapped.payload["reconify"]["format"] == "anthropic"
+    assert calls == []
+
+
+def test_the_handler_records_carry_their_classification() -> None:
+    record = call_record("chat", '{"model": "m"}', {"id": "chatcmpl-1"}, 0, 1, ({}, {}))
+    assert record is not None
+    assert record.classification == C(Kind.CHAT, OPENINFERENCE)
+    assert repr(record) == repr(dataclasses.replace(record, classification=None))
