@@ -4,9 +4,12 @@ privacy tests and the LLM end-to-end tests)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from functools import reduce
 from typing import Any
 
+from reconify_otel.core.conventions import Kind
+from reconify_otel.core.interaction import FORMATS, Interaction, interaction_of
 from reconify_otel.core.privacy import (
     CONTAINERS,
     JSON_TYPES,
@@ -17,6 +20,22 @@ from reconify_otel.core.privacy import (
 )
 
 Leaf = tuple[tuple[Any, ...], Any]
+Switch = Callable[[Interaction], Interaction]
+
+
+def on_json(switch: Switch) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A privacy switch (an interaction in, one out) run on an interaction written as its
+    JSON, as the payloads of the privacy tests are; the JSON of the result."""
+
+    def run(payload: Mapping[str, Any]) -> dict[str, Any]:
+        header = payload["reconify"]
+        named = (header.get("format"), header.get("type"))
+        kind = next((k for k, f in FORMATS.items() if f == named), Kind.CHAT)
+        interaction = interaction_of(payload, kind)
+        assert interaction is not None, payload
+        return switch(interaction).to_json()
+
+    return run
 
 
 def leaves(value: Any, path: tuple[Any, ...] = ()) -> set[Leaf]:

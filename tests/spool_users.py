@@ -7,7 +7,6 @@ The tests run as root and play the other user with a forked child that calls
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from collections.abc import Callable
@@ -48,11 +47,20 @@ def reconify_otel(
     space (a command that reads without end fails fast, not the machine)."""
     env = {**os.environ, "RECONIFY_SPOOL_DIR": str(spool), **env}
     env.update(RECONIFY_APP_KEY=APP_KEY, RECONIFY_API_KEY=API_KEY, RECONIFY_ENDPOINT=endpoint)
+    # The limit is set by the child itself: a ``preexec_fn`` would make subprocess fork
+    # this (large, many-threaded) test process and run every at-fork handler in it.
     return subprocess.run(
-        [sys.executable, "-m", "reconify_otel.cli", "spool", *args],
+        [sys.executable, "-c", _LIMITED_CLI, "spool", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)),
     )
+
+
+_LIMITED_CLI = (
+    "import resource, runpy, sys; "
+    "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
+    "sys.argv[0] = 'reconify-otel'; "
+    "runpy.run_module('reconify_otel.cli', run_name='__main__', alter_sys=True)"
+)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
@@ -30,6 +31,7 @@ def spans(first: int, count: int) -> list[ReadableSpan]:
     ]
 
 
+@pytest.mark.slow  # 1,500 payloads 20 ms away (.ci/run runs it)
 def test_a_backlog_20_ms_away_drains_concurrently_each_payload_once() -> None:
     with ReconifySink(hold_ms=HOLD * 1000) as sink:
         sink.outage(3600, status=503)

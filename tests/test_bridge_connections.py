@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
+import pytest
+
 from reconify_otel.offline.sink import ReconifySink
 
 from .bridge_process import BridgeProcess, bridge_process
@@ -99,6 +101,7 @@ def test_at_the_cap_the_longest_idle_connection_makes_room(
         assert sorted(closed) == list(range(31))  # the oldest went first
 
 
+@pytest.mark.slow  # a bridge process run out of descriptors (.ci/run runs it)
 def test_at_the_open_file_limit_the_bridge_still_answers(
     tmp_path: Path, sink: ReconifySink
 ) -> None:
@@ -131,6 +134,7 @@ connections.fitting_limit = sized_then_taken
 """
 
 
+@pytest.mark.slow  # a bridge process run out of descriptors (.ci/run runs it)
 def test_out_of_descriptors_one_log_line_and_it_recovers(
     tmp_path: Path, sink: ReconifySink
 ) -> None:

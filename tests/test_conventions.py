@@ -27,9 +27,9 @@ from reconify_otel.core.conventions import (
     classify,
     wants_identity,
 )
+from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.llm import select
 from reconify_otel.core.mapping import Selection, map_span
-from reconify_otel.core.payload import Mapped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.handler.calls import call_record
 
@@ -224,7 +224,7 @@ def test_the_bridge_classifies_each_span_once(monkeypatch: pytest.MonkeyPatch) -
     )
     records = list(selected_spans(request))
     assert [r.classification for r in records] == [C(Kind.CHAT, TRACELOOP)]
-    assert isinstance(map_span(records[0]), Mapped)
+    assert isinstance(map_span(records[0]), Interaction)
     assert calls == ["openai.chat"]  # the other answered by its name alone
 
 
@@ -235,8 +235,8 @@ def test_the_mapping_follows_the_carried_classification(monkeypatch: pytest.Monk
         "anthropic.chat", attributes, 0, 1, classification=C(Kind.ANTHROPIC, TRACELOOP)
     )
     mapped = map_span(record)
-    assert isinstance(mapped, Mapped)
-    assert mapped.payload["reconify"]["format"] == "anthropic"
+    assert isinstance(mapped, Interaction)
+    assert mapped.to_json()["reconify"]["format"] == "anthropic"
     assert calls == []
 
 

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
 import pytest
 
+from reconify_otel.core.payload import Skip
 from reconify_otel.delivery.outcome import Outcome
 from reconify_otel.runtime.counters import STATS_NAMES, Counters, Stats, delivery_counters
 from reconify_otel.runtime.events import BRIDGE_ONLY, Event, Kind
@@ -23,12 +25,22 @@ def test_stats_types_exactly_the_exporters_and_handlers_events() -> None:
 
 
 def test_a_misspelt_event_is_refused_not_a_new_counter() -> None:
+    """``Counters.add`` takes an ``Event`` only (mypy refuses text); a name given as text
+    is read with ``Event.named``, which refuses a misspelt one."""
     counters = Counters("test")
     with pytest.raises(ValueError, match="not a counted event"):
-        counters.add("spoold")
-    counters.add("spooled", 2)  # text naming an event is still counted, as that event
+        Event.named("spoold")
+    counters.add(Event.named("spooled"), 2)
     counters.add(Event.SPOOLED)
     assert counters.snapshot() == {"spooled": 3}
+    assert "str" not in str(inspect.signature(Counters.add).parameters["event"].annotation)
+
+
+def test_every_skip_reason_is_counted_as_its_own_event() -> None:
+    assert {Event.skipped(reason).value for reason in Skip} == {
+        f"skipped_{reason.value}" for reason in Skip
+    }
+    assert all(Event.skipped(reason).kind is Kind.SKIPPED for reason in Skip)
 
 
 def test_every_outcome_counts_as_an_event() -> None:

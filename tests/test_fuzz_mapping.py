@@ -77,7 +77,7 @@ def check_mapping(record: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> None:
         assert result.reason is (Skip.ERROR_RUN if record.is_error else Skip.NO_ANSWER)
         return
     assert all(isinstance(name, str) for name in result.bad_attributes)
-    payload = result.payload
+    payload = result.to_json()
     assert set(payload) == PAYLOAD_KEYS
     assert payload["reconify"] == {"format": "openai", "type": "assistant", "version": "3.1.0"}
     assert payload["timestamps"] == {

@@ -11,8 +11,9 @@ import pytest
 from reconify_otel.core import attributes as A
 from reconify_otel.core import privacy
 from reconify_otel.core.encoding import encode
+from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.mapping import map_span
-from reconify_otel.core.payload import Mapped, Skip, Skipped
+from reconify_otel.core.payload import Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.prepare import Prepared
 
@@ -79,8 +80,8 @@ def test_regression_digit_strings_int_refuses_do_not_crash_map_span(
     if isinstance(outcome, Skipped):
         assert result == outcome
     else:
-        assert isinstance(result, Mapped)
-        payload = result.payload
+        assert isinstance(result, Interaction)
+        payload = result.to_json()
         assert payload["sessionTimeout"] == outcome["sessionTimeout"]
         assert payload["response"]["usage"] == outcome["usage"]
         assert payload["response"]["content"] == [
@@ -107,8 +108,8 @@ def test_regression_lone_surrogates_do_not_crash_encode(
     """A lone surrogate (raw, or as a JSON ``\\ud800`` escape in a message attribute) reaches
     the payload; ``encode`` (``ensure_ascii=False`` then ``.encode()``) raised."""
     result = map_span(SpanRecord(name, attributes, 0, 1))
-    assert isinstance(result, Mapped)
-    sent = json.loads(encode(result.payload, "a", "b"))
+    assert isinstance(result, Interaction)
+    sent = json.loads(encode(result.to_json(), "a", "b"))
     assert sent["reconify"]["appKey"] == "a"
     path, value = lands
     for step in path:
@@ -120,8 +121,8 @@ def test_regression_nan_in_a_message_attribute_is_not_sent_as_invalid_json() -> 
     """``json.loads`` accepts NaN/Infinity; ``encode`` writes them back: not JSON (RFC 8259)."""
     attrs = {A.RUN_ID: "run_1", A.RESPONSE_MESSAGES: '[{"content": [], "metadata": {"x": NaN}}]'}
     result = map_span(SpanRecord("invoke_agent X", attrs, 0, 1))
-    assert isinstance(result, Mapped)
-    body = encode(result.payload, "a", "b")
+    assert isinstance(result, Interaction)
+    body = encode(result.to_json(), "a", "b")
 
     def refuse(constant: str) -> Any:
         raise ValueError(f"{constant} is not JSON")

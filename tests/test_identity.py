@@ -15,8 +15,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import reconify_otel
 from reconify_otel.core import attributes as A
+from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.mapping import map_span
-from reconify_otel.core.payload import Defaults, Mapped
+from reconify_otel.core.payload import Defaults
 from reconify_otel.exporter.identity_processor import IdentitySpanProcessor
 from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.identity import resolve_personal, span_attributes
@@ -63,8 +64,8 @@ def run_span(
 
 def payload_of(span: ReadableSpan, defaults: Defaults | None = None) -> dict[str, Any]:
     result = map_span(from_sdk(span), defaults or Defaults(resolve_personal=resolve_personal))
-    assert isinstance(result, Mapped)
-    return result.payload
+    assert isinstance(result, Interaction)
+    return result.to_json()
 
 
 def test_context_blocks_reach_the_payload(

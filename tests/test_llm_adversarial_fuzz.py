@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from reconify_otel.core import privacy
 from reconify_otel.core.dedup import RecentCalls, call_key
 from reconify_otel.core.encoding import encode
+from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.llm import llm_flavor
 from reconify_otel.core.mapping import Selection, map_span
-from reconify_otel.core.payload import Mapped, Skip, Skipped
+from reconify_otel.core.payload import CallKey, Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 
 from .fuzz_strategies import FUZZ, JSON_TEXT, PAYLOAD_KEYS, VALUE
@@ -126,8 +127,8 @@ def test_map_span_on_llm_spans_never_raises_and_payloads_encode(
         assert result.reason is (Skip.ERROR_CALL if is_error else Skip.NO_ANSWER)
         return
     assert not is_error
-    assert isinstance(result, Mapped) and result.call_key is not None
-    payload = result.payload if capture_content else privacy.without_content(result.payload)
+    assert isinstance(result, Interaction) and result.call_key is not None
+    payload = (result if capture_content else privacy.without_content(result)).to_json()
     assert set(payload) == PAYLOAD_KEYS
     kind = payload["reconify"]
     assert (kind["format"], kind["type"]) == KINDS[flavor]
@@ -147,8 +148,8 @@ def test_tool_call_arguments_as_otlp_bytes_are_the_json_text() -> None:
         "gen_ai.completion.0.tool_calls.0.arguments": b'{"a":1,"b":2}',
     }
     result = map_span(SpanRecord("openai.chat", attributes, 0, 0))
-    assert isinstance(result, Mapped)
-    (call,) = result.payload["response"]["choices"][0]["message"]["tool_calls"]
+    assert isinstance(result, Interaction)
+    (call,) = result.to_json()["response"]["choices"][0]["message"]["tool_calls"]
     assert call["function"] == {"name": "add", "arguments": '{"a":1,"b":2}'}
 
 
@@ -177,8 +178,8 @@ def test_a_negative_token_count_is_a_bad_attribute_not_usage(name: str, key: str
         key: -5,
     }
     result = map_span(SpanRecord(name, attributes, 0, 0))
-    assert isinstance(result, Mapped)
-    usage = result.payload["response"]["usage"]
+    assert isinstance(result, Interaction)
+    usage = result.to_json()["response"]["usage"]
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (None, 2)
     assert usage["total_tokens"] is None
     assert result.bad_attributes == (key,)
@@ -197,8 +198,12 @@ def chat(response_id: str | None) -> dict[str, Any]:
     }
 
 
+def key(payload: dict[str, Any], response_id: str | None, span_id: int) -> CallKey:
+    return call_key(("openai", "chat"), payload["response"], response_id, TRACE, span_id)
+
+
 def first(recent: RecentCalls, response_id: str | None, span_id: int) -> bool:
-    return recent.first_time(call_key(chat(response_id), response_id, TRACE, span_id))
+    return recent.first_time(key(chat(response_id), response_id, span_id))
 
 
 def test_a_span_sent_again_is_not_its_own_duplicate() -> None:
@@ -232,7 +237,7 @@ def test_the_window_stays_bounded_under_twenty_thousand_calls() -> None:
     for n in range(20_000):
         payload = chat(f"chatcmpl-{n}")
         payload["response"]["choices"][0]["message"]["content"] = f"answer {n}"
-        assert recent.first_time(call_key(payload, f"chatcmpl-{n}", TRACE, n + 1))
+        assert recent.first_time(key(payload, f"chatcmpl-{n}", n + 1))
     assert len(recent) == 20_000
     assert not first(recent, "chatcmpl-19999", span_id=1)  # remembered: a duplicate
     assert first(recent, "chatcmpl-0", span_id=1)  # forgotten

@@ -26,7 +26,9 @@ def chat(response_id: str | None, text: str | None, usage: int | None = 7) -> di
 
 def seen(recent: RecentCalls, payload: dict[str, Any], trace: int = TRACE) -> bool:
     """True when ``recent`` takes the span for a call already sent."""
-    return not recent.first_time(call_key(payload, payload["response"]["id"], trace))
+    kind = (payload["reconify"]["format"], payload["reconify"]["type"])
+    response = payload["response"]
+    return not recent.first_time(call_key(kind, response, response["id"], trace))
 
 
 def test_the_same_response_id_is_one_call() -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from reconify_otel.core.conventions import Kind
+from reconify_otel.core.interaction import FORMATS
 from reconify_otel.core.llm import LlmCall, is_llm_call, map_llm_call
 
 from .llm_expectations import check_call
@@ -45,7 +47,7 @@ def test_every_captured_span_maps_to_the_recorded_values(path: Path) -> None:
     assert isinstance(call, LlmCall), call
     assert call.bad_attributes == ()
     content = not tag.endswith("-nocontent")
-    kind = (call.format, call.type)
+    kind = FORMATS[call.kind]
     check_call(call.request, call.response, call.response_id, kind, tag, content, exchange)
 
 
@@ -84,9 +86,9 @@ def test_traceloop_chat_is_the_recorded_completion_less_created() -> None:
         ],
         "usage": {"prompt_tokens": 15, "completion_tokens": 31, "total_tokens": 46},
     }
-    assert (call.format, call.type, call.response_id) == (
-        "openai",
-        "chat",
+    assert (call.kind, FORMATS[call.kind], call.response_id) == (
+        Kind.CHAT,
+        ("openai", "chat"),
         "chatcmpl-DPTBnLVEU6gLtntz301fthMFXeE4C",
     )
 

@@ -9,8 +9,10 @@ import pytest
 
 from reconify_otel.core import attributes as A
 from reconify_otel.core.assistant import is_assistant_run
+from reconify_otel.core.conventions import Kind
+from reconify_otel.core.interaction import ENVELOPE, Interaction
 from reconify_otel.core.mapping import map_span
-from reconify_otel.core.payload import Defaults, Mapped, Payload, Skip, Skipped
+from reconify_otel.core.payload import Defaults, Payload, Skip, Skipped
 from reconify_otel.exporter.sdk_record import from_sdk
 
 from .helpers import CURRENT, OWN, USER_MESSAGE, make_span, parts
@@ -20,8 +22,8 @@ def mapped(name: str, attributes: dict[str, Any], defaults: Defaults | None = No
     span = make_span(name, attributes)
     assert is_assistant_run(span.name, span.attributes or {})
     result = map_span(from_sdk(span), defaults or Defaults())
-    assert isinstance(result, Mapped), result
-    return result.payload
+    assert isinstance(result, Interaction), result
+    return result.to_json()
 
 
 def texts(message: dict[str, Any]) -> list[str]:
@@ -169,10 +171,10 @@ def test_no_answer_is_skipped() -> None:
 def test_bad_json_is_named_and_mapped_around() -> None:
     attrs = dict(OWN, **{A.REQUEST_MESSAGE: "{not json", A.INPUT_MESSAGES: "[1, 2"})
     result = map_span(from_sdk(make_span("invoke_agent x", attrs)))
-    assert isinstance(result, Mapped)
+    assert isinstance(result, Interaction)
     assert result.bad_attributes == (A.REQUEST_MESSAGE, A.INPUT_MESSAGES)
-    assert result.payload["request"]["content"] == []
-    assert texts(result.payload["response"]) == ["first", "second"]
+    assert result.to_json()["request"]["content"] == []
+    assert texts(result.to_json()["response"]) == ["first", "second"]
 
 
 @pytest.mark.parametrize(
@@ -188,3 +190,17 @@ def test_bad_json_is_named_and_mapped_around() -> None:
 )
 def test_selection(name: str, attributes: dict[str, Any], selected: bool) -> None:
     assert is_assistant_run(name, attributes) is selected
+
+
+def test_the_interaction_is_typed_and_its_json_is_built_in_one_place() -> None:
+    result = map_span(from_sdk(make_span("invoke_agent Math Tutor", OWN)))
+    assert isinstance(result, Interaction)
+    assert (result.kind, result.format, result.type) == (Kind.ASSISTANT, "openai", "assistant")
+    payload = result.to_json()
+    assert list(payload) == [*ENVELOPE, "request", "response"]
+    assert result.with_json(payload) == result  # what a redact hook returns unchanged
+    changed = dict(payload, user={"userId": "anonymous"}, note="kept, after the rest")
+    read_back = result.with_json(changed)
+    assert read_back is not None and read_back.to_json() == changed
+    assert (read_back.kind, read_back.call_key) == (result.kind, result.call_key)
+    assert result.with_json({"request": {}}) is None  # no ``reconify`` object: no payload

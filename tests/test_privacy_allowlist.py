@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from reconify_otel.core import privacy
 from reconify_otel.core.llm import LlmCall, map_llm_call
-from reconify_otel.core.privacy import KEPT, mask_pii, without_content
+from reconify_otel.core.privacy import KEPT
 
 from .llm_recordings import SPANS
-from .privacy_checks import leaves
+from .privacy_checks import leaves, on_json
 
 
 class _Odd:
@@ -24,6 +25,9 @@ class _Odd:
     def __str__(self) -> str:
         return MAIL
 
+
+# The switches take an interaction; the payloads here are written as its JSON.
+without_content, mask_pii = on_json(privacy.without_content), on_json(privacy.mask_pii)
 
 MAIL, PHONE = "jane.doe@example.com", "+1 (555) 010-0199"
 ENVELOPE = {

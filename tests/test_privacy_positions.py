@@ -15,13 +15,25 @@ from typing import Any
 
 import pytest
 
-from reconify_otel.core.privacy import KEPT, mask_pii, without_content
+from reconify_otel.core import privacy
+from reconify_otel.core.privacy import KEPT
+
+from .privacy_checks import on_json
 
 MAIL, PHONE, PERSON = "alice@example.com", "+44 20 7946 0958", "Bob Smith +1 415 555 0101"
 WORDS = ("text", "input_text", "object", "file_citation")  # not PII, but content in data
 MASKED = {MAIL: "[email]", PHONE: "[phone]", PERSON: "Bob Smith [phone]"} | {w: w for w in WORDS}
 T = Callable[[str], Any]
-ENVELOPE = {"reconify": {"format": "openai", "type": "chat"}, "timestamps": {"request": 1}}
+# The switches take an interaction; the payloads here are written as its JSON.
+without_content, mask_pii = on_json(privacy.without_content), on_json(privacy.mask_pii)
+
+ENVELOPE = {
+    "reconify": {"format": "openai", "type": "chat", "version": "3.1.0"},
+    "timestamps": {"request": 1, "response": 2},
+    "session": None,
+    "sessionTimeout": None,
+    "user": {},
+}
 
 
 def _keyed(t: T) -> dict[str, Any]:

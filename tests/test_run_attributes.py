@@ -8,8 +8,8 @@ from typing import Any
 from openai.types.beta.threads import Message, Run
 
 from reconify_otel.core import attributes as A
+from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.mapping import map_span
-from reconify_otel.core.payload import Mapped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.core.run_attributes import run_span_attributes, span_name
 
@@ -119,8 +119,8 @@ def test_failed_run_is_an_error_and_missing_parts_stay_out() -> None:
 def test_mapping_rebuilds_the_payload_from_these_attributes() -> None:
     attrs = run_span_attributes(RUN, USER, ANSWERS)
     result = map_span(SpanRecord("invoke_agent Bot", attrs, 1_000_000_000, 2_000_000_000))
-    assert isinstance(result, Mapped)
-    payload = result.payload
+    assert isinstance(result, Interaction)
+    payload = result.to_json()
     assert payload["request"]["id"] == "msg_u" and payload["request"]["model"] == "gpt-4o-mini"
     assert payload["request"]["assistant_id"] == "asst_1"
     assert payload["response"]["id"] == "msg_b" and payload["response"]["run_id"] == "run_1"

@@ -18,6 +18,7 @@ def bench(run: BenchRun) -> None:
 
     from reconify_otel.core import privacy
     from reconify_otel.core.encoding import encode
+    from reconify_otel.core.interaction import Interaction
     from reconify_otel.core.mapping import map_span
     from reconify_otel.exporter.sdk_record import from_sdk
 
@@ -39,7 +40,8 @@ def bench(run: BenchRun) -> None:
                 encode_spans(chunk).SerializeToString()
 
         records = [from_sdk(span) for span in spans]
-        payloads = [getattr(map_span(r), "payload", None) for r in records]
+        mapped = [map_span(r) for r in records]
+        payloads = [i for i in mapped if isinstance(i, Interaction)]
 
         def map_only(records: list[Any] = records) -> None:
             for record in records:
@@ -47,7 +49,7 @@ def bench(run: BenchRun) -> None:
 
         def encode_only(payloads: list[Any] = payloads) -> None:
             for payload in payloads:
-                encode(payload, APP_KEY, API_KEY)
+                encode(payload.to_json(), APP_KEY, API_KEY)
 
         def content_off(payloads: list[Any] = payloads) -> None:
             for payload in payloads:

@@ -58,6 +58,7 @@ def bench(run: BenchRun) -> None:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
     from reconify_otel.core.encoding import encode
+    from reconify_otel.core.interaction import Interaction
     from reconify_otel.core.mapping import is_selected, map_span
     from reconify_otel.exporter.sdk_record import from_sdk
 
@@ -91,7 +92,8 @@ def bench(run: BenchRun) -> None:
             for span in spans:
                 if is_selected(span.name, span.attributes or {}):
                     mapped = map_span(from_sdk(span))
-                    encode(mapped.payload, APP_KEY, API_KEY)
+                    if isinstance(mapped, Interaction):
+                        encode(mapped.to_json(), APP_KEY, API_KEY)
 
         def otlp(chunks: list[Sequence[ReadableSpan]] = chunks) -> None:
             for chunk in chunks:

@@ -16,11 +16,13 @@ from typing import Any
 from reconify_otel.core import privacy, size_caps
 from reconify_otel.core.dedup import RecentCalls
 from reconify_otel.core.encoding import encode, masked
+from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.mapping import Selection, map_span
-from reconify_otel.core.payload import Defaults, Mapped, Payload, Skip, Skipped
+from reconify_otel.core.payload import Defaults, Payload, Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.identity import resolve_personal
 from reconify_otel.runtime.counters import Counters
+from reconify_otel.runtime.events import Event
 from reconify_otel.runtime.logs import RateLimitedLog
 from reconify_otel.settings import Settings
 
@@ -59,7 +61,7 @@ class Preparer:
         try:
             return self._prepare(record)
         except Exception as error:  # RecursionError from absurd nesting, and the unknown
-            self._counters.add(f"skipped_{Skip.UNMAPPABLE.value}")
+            self._counters.add(Event.SKIPPED_UNMAPPABLE)
             self._log.warning(
                 "unmappable", "a span could not be mapped (%s); skipped", type(error).__name__
             )
@@ -68,40 +70,41 @@ class Preparer:
     def _prepare(self, record: SpanRecord) -> Prepared | Skipped:
         mapped = map_span(record, self._defaults)
         if (
-            isinstance(mapped, Mapped)
+            isinstance(mapped, Interaction)
             and mapped.call_key is not None
             and not self._recent_calls.first_time(mapped.call_key)
         ):
             mapped = Skipped(Skip.DUPLICATE, "this call was already sent")
-        if isinstance(mapped, Mapped):
+        if isinstance(mapped, Interaction):
             if mapped.bad_attributes:
-                self._counters.add("bad_attributes", len(mapped.bad_attributes))
+                self._counters.add(Event.BAD_ATTRIBUTES, len(mapped.bad_attributes))
                 self._log.warning(
                     "bad-attr",
                     "unusable span attributes ignored: %s",
                     ", ".join(mapped.bad_attributes),
                 )
-            shaped = self.shape(mapped.payload)
+            shaped = self.shape(mapped)
             result = self._within_caps(shaped) if not isinstance(shaped, Skipped) else shaped
         else:
             result = mapped
         if isinstance(result, Skipped):
-            self._counters.add(f"skipped_{result.reason.value}")
+            self._counters.add(Event.skipped(result.reason))
             logger.debug("span not sent (%s): %s", result.reason.value, result.detail)
         return result
 
-    def shape(self, payload: Payload) -> Payload | Skipped:
+    def shape(self, interaction: Interaction) -> Interaction | Skipped:
         """What may leave the process: the content switch or else PII masking (one walk;
         without content nothing is left to mask), then the ``redact`` hook, which sees
-        what would be sent; if it fails the payload is dropped. Size caps come after."""
+        what would be sent (the JSON dict) and returns it; if it fails the payload is
+        dropped. Size caps come after."""
         settings = self._settings
         if not settings.capture_content:
-            payload = privacy.without_content(payload)
+            interaction = privacy.without_content(interaction)
         elif settings.mask_pii:
-            payload = privacy.mask_pii(payload)
+            interaction = privacy.mask_pii(interaction)
         if settings.redact is not None:
             try:
-                redacted = settings.redact(payload)
+                redacted = settings.redact(interaction.to_json())
             except Exception as error:
                 self._log.warning(
                     "redact",
@@ -109,27 +112,28 @@ class Preparer:
                     type(error).__name__,
                 )
                 return Skipped(Skip.REDACT_FAILED, type(error).__name__)
-            if not isinstance(redacted, dict) or not isinstance(redacted.get("reconify"), dict):
+            read_back = interaction.with_json(redacted) if isinstance(redacted, dict) else None
+            if read_back is None:
                 self._log.warning("redact-type", "the redact hook must return the payload dict")
                 return Skipped(Skip.REDACT_FAILED, "redact returned no payload")
-            payload = redacted
-        return payload
+            interaction = read_back
+        return interaction
 
-    def _within_caps(self, payload: Payload) -> Prepared | Skipped:
+    def _within_caps(self, interaction: Interaction) -> Prepared | Skipped:
         """Encoded once; only a body longer than the field cap can break a cap, so only
         then are fields cut and texts fitted (and the payload encoded again)."""
         settings = self._settings
-        sealed = self.seal(payload)
+        sealed = self.seal(interaction.to_json())
         if len(sealed.body) <= min(settings.max_field_bytes, settings.max_payload_bytes):
             return self._shown(sealed)
-        capped = size_caps.cap_fields(payload, settings.max_field_bytes)
+        capped = size_caps.cap_interaction(interaction, settings.max_field_bytes)
         fitted = size_caps.fit(capped, settings.max_payload_bytes)
         if fitted is None:
             self._log.warning(
                 "too-large", "a payload over %d bytes was dropped", settings.max_payload_bytes
             )
             return Skipped(Skip.TOO_LARGE, f"over {settings.max_payload_bytes} bytes")
-        return self._shown(self.seal(fitted))
+        return self._shown(self.seal(fitted.to_json()))
 
     def seal(self, payload: Payload) -> Prepared:
         """Encode with the keys (also for payloads read back from a spool)."""

@@ -11,16 +11,15 @@ holds its keys equal to ``OPTIONS``'.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar
-from urllib.parse import urlsplit
 
 from reconify_otel.core.payload import INTERACTION_KINDS
+from reconify_otel.endpoint import check_endpoint
 
 if TYPE_CHECKING:
     from reconify_otel.delivery.transport import HttpTransport
@@ -355,66 +354,10 @@ def resolve(*, app_key: str | None = None, api_key: str | None = None, **options
         user_agent=f"reconify-otel/{__version__}",
         **values,
     )
-    _check_endpoint(settings)
+    check_endpoint(settings.endpoint, settings.allow_insecure)
     if settings.ca_bundle is not None and not os.path.isfile(settings.ca_bundle):
         raise ValueError(
             "ca_bundle (or RECONIFY_CA_BUNDLE) is not a file: expected the path of a CA "
             f"bundle, got {described(settings.ca_bundle)}"
         )
     return settings
-
-
-def _check_endpoint(settings: Settings) -> None:
-    """Keys travel in the body: plain HTTP only to this machine, or when asked for.
-
-    The host checked is the one urllib3 (under ``requests``) connects to, and another URL
-    parser must see the same one: ``http://evil.invalid\\@127.0.0.1/`` reads as loopback to
-    ``urlsplit`` but goes to ``evil.invalid``. The value is never echoed: a key passed in the
-    wrong place must not reach a log.
-    """
-    from urllib3.util import parse_url
-
-    malformed = ValueError(
-        "endpoint (or RECONIFY_ENDPOINT) must be an http:// or https:// URL with a host "
-        "and, if it names a port, a port from 1 to 65535"
-    )
-    try:
-        used = parse_url(settings.endpoint)  # LocationParseError is a ValueError
-        seen = urlsplit(settings.endpoint)
-        seen_port = seen.port
-    except ValueError:
-        raise malformed from None
-    host = (used.host or "").strip("[]").lower()
-    # requests drops ":0" and would quietly use the scheme's default port.
-    if used.scheme not in ("http", "https") or not host or used.port == 0:
-        raise malformed
-    if _ascii_host(seen.hostname or "") != host or seen_port != used.port:
-        raise ValueError(
-            "endpoint (or RECONIFY_ENDPOINT) is ambiguous: URL parsers disagree on its host "
-            "or port (a backslash or an '@' in the address?); write the plain URL"
-        )
-    if used.scheme == "http" and not settings.allow_insecure and not is_loopback(host):
-        raise ValueError(
-            f"endpoint host {host!r} is reached over plain http; the Reconify keys "
-            "would travel in clear. Use https, or set allow_insecure "
-            "(RECONIFY_ALLOW_INSECURE=1) deliberately."
-        )
-
-
-def _ascii_host(hostname: str) -> str:
-    """``urlsplit``'s host in the ASCII form urllib3 gives (IDNA for non-ASCII names)."""
-    if hostname.isascii():
-        return hostname
-    try:
-        return hostname.encode("idna").decode("ascii")
-    except UnicodeError:
-        return hostname
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

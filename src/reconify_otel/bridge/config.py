@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from reconify_otel.settings import Option, Secret, is_loopback, numeric, pick, read_options
+from reconify_otel.endpoint import is_loopback
+from reconify_otel.settings import Option, Secret, numeric, pick, read_options
 
 ENV_TOKEN: Final = "RECONIFY_BRIDGE_TOKEN"
 MIB: Final = 1024 * 1024

@@ -15,11 +15,12 @@ from reconify_otel.core.conventions import Classification, Convention, Kind, cla
 from reconify_otel.core.conventions import assistants as R
 from reconify_otel.core.conventions import genai as G
 from reconify_otel.core.conventions import traceloop as T
-from reconify_otel.core.envelope import envelope
+from reconify_otel.core.envelope import interaction
+from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.llm.genai import openai_usage
 from reconify_otel.core.llm.legacy import GENERATIONS
 from reconify_otel.core.llm.values import indexed
-from reconify_otel.core.payload import NO_DEFAULTS, Defaults, Mapped, Payload, Skip, Skipped
+from reconify_otel.core.payload import NO_DEFAULTS, Defaults, Payload, Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.core.values import as_list, as_str, first_str, json_attr
 
@@ -30,8 +31,8 @@ def is_assistant_run(name: str, attributes: Mapping[str, Any]) -> bool:
     return found is not None and found.kind is Kind.ASSISTANT
 
 
-def map_run(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Skipped:
-    """Map a selected span (its classification an assistant run) to a payload without keys.
+def map_run(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Interaction | Skipped:
+    """Map a selected span (its classification an assistant run) to an interaction.
     A record that was not classified is read by its name, as selection would have."""
     attrs = span.attributes
     if span.is_error:
@@ -58,10 +59,7 @@ def map_run(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Skip
     request["model"] = model
     response["usage"] = _usage(attrs, bad)
 
-    payload = envelope(span, defaults, bad, ("openai", "assistant"), thread_id)
-    payload["request"] = request
-    payload["response"] = response
-    return Mapped(payload, tuple(bad))
+    return interaction(span, defaults, bad, Kind.ASSISTANT, thread_id, (request, response))
 
 
 # --- this project's own contract (docs/attributes.md) -------------------------------

@@ -18,26 +18,27 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Final
 
-from reconify_otel.core.payload import CallKey, Payload
+from reconify_otel.core.payload import CallKey
 
 DEFAULT_WINDOW: Final = 10_000  # calls
 _Entry = tuple[bool, int | None]  # see RecentCalls._keys
 
 
-def call_key(payload: Payload, response_id: str | None, trace_id: int, span_id: int = 0) -> CallKey:
+def call_key(
+    kind: tuple[str, str], response: Any, response_id: str | None, trace_id: int, span_id: int = 0
+) -> CallKey:
     """The provider's response id when there is one, and the trace plus the answer's texts.
     A span with neither (OpenInference with content hidden) is a call of its own: two such
     calls in one trace often answer alike (model, usage) and must not be taken for one.
     ``span_id`` 0: the record is no span (the handler's); without an id and texts its key is
-    the trace plus the whole answer."""
-    kind = payload.get("reconify") or {}
-    prefix = f"{kind.get('format')}:{kind.get('type')}"
-    texts = _answer_texts(payload.get("response"))
+    the trace plus the whole answer. ``kind``: Reconify's (format, type) of the call."""
+    prefix = f"{kind[0]}:{kind[1]}"
+    texts = _answer_texts(response)
     if texts:
         # hash(), not a digest: cheap on every call, and the window lives in one process.
         answer: str | None = f"{prefix}:trace:{trace_id:032x}:{hash(tuple(texts)):x}"
     elif not response_id and not span_id:
-        answer = f"{prefix}:trace:{trace_id:032x}:all:{_digest(payload.get('response'))}"
+        answer = f"{prefix}:trace:{trace_id:032x}:all:{_digest(response)}"
     else:
         answer = None
     span = trace_id << 64 | span_id if span_id else None

@@ -1,4 +1,4 @@
-"""The parts of a payload every interaction kind shares: timestamps, session, user."""
+"""The parts of an interaction every kind shares: timestamps, session, user."""
 
 from __future__ import annotations
 
@@ -6,31 +6,45 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconify_otel.core import attributes as A
-from reconify_otel.core.payload import RECONIFY_API_VERSION, Defaults, Payload
+from reconify_otel.core.conventions.classification import Kind
+from reconify_otel.core.interaction import FORMATS, Interaction, Json
+from reconify_otel.core.payload import CallKey, Defaults, Payload
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.core.values import as_int, as_str, first_str, json_attr
 
 
-def envelope(
+def interaction(
     span: SpanRecord,
     defaults: Defaults,
     bad: list[str],
-    kind: tuple[str, str],
+    kind: Kind,
     default_session: str | None,
-) -> Payload:
-    """Everything but ``request`` and ``response``; ``kind`` is (format, type).
+    messages: tuple[Json, Json],
+    key: CallKey | None = None,
+) -> Interaction:
+    """The span's interaction: the envelope read from it around ``messages`` (request,
+    response); ``bad`` is complete once the user object is read.
 
     Session precedence: the span's own > ``default_session`` (the thread or conversation
     the call belongs to).
     """
     attrs = span.attributes
-    return {
-        "reconify": {"format": kind[0], "type": kind[1], "version": RECONIFY_API_VERSION},
-        "timestamps": {"request": span.start_ns // 1_000_000, "response": span.end_ns // 1_000_000},
-        "session": first_str(attrs, A.SESSION_ID, A.TRACELOOP_SESSION_ID) or default_session,
-        "sessionTimeout": as_int(attrs.get(A.SESSION_TIMEOUT)) or defaults.session_timeout,
-        "user": user_object(attrs, defaults, bad),
-    }
+    user = user_object(attrs, defaults, bad)
+    format_, type_ = FORMATS[kind]
+    return Interaction(
+        kind=kind,
+        format=format_,
+        type=type_,
+        request_ms=span.start_ns // 1_000_000,
+        response_ms=span.end_ns // 1_000_000,
+        session=first_str(attrs, A.SESSION_ID, A.TRACELOOP_SESSION_ID) or default_session,
+        session_timeout=as_int(attrs.get(A.SESSION_TIMEOUT)) or defaults.session_timeout,
+        user=user,
+        request=messages[0],
+        response=messages[1],
+        bad_attributes=tuple(bad),
+        call_key=key,
+    )
 
 
 def user_object(attrs: Mapping[str, Any], defaults: Defaults, bad: list[str]) -> Payload:

@@ -1,7 +1,7 @@
-"""The one entry to the pure mapping: which spans are interactions, and their payloads.
+"""The one entry to the pure mapping: which spans are interactions, and what they are.
 
 Every route (in-process exporter, bridge, handler API) selects with ``Selection`` and
-maps with ``map_span``, so a call gives the same payload whichever route it took.
+maps with ``map_span``, so a call gives the same interaction whichever route it took.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from reconify_otel.core.conventions import (
 )
 from reconify_otel.core.conventions.genai import ERROR_TYPE
 from reconify_otel.core.dedup import call_key
-from reconify_otel.core.envelope import envelope
+from reconify_otel.core.envelope import interaction
+from reconify_otel.core.interaction import FORMATS, Interaction
 from reconify_otel.core.llm import map_call
 from reconify_otel.core.payload import (
     INTERACTION_KINDS,
     NO_DEFAULTS,
     Defaults,
-    Mapped,
     Skip,
     Skipped,
 )
@@ -72,8 +72,8 @@ class Selection:
 is_selected = Selection()
 
 
-def map_span(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Skipped:
-    """Map a selected span to a payload without keys, by the classification it carries
+def map_span(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Interaction | Skipped:
+    """Map a selected span to an interaction, by the classification it carries
     (a record built without selecting is classified here)."""
     found = span.classification or classify(span.name, span.attributes)
     if found is not None and found.kind is not Kind.ASSISTANT:
@@ -81,16 +81,15 @@ def map_span(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Mapped | Ski
     return map_run(span, defaults)
 
 
-def _map_call(span: SpanRecord, found: Classification, defaults: Defaults) -> Mapped | Skipped:
+def _map_call(span: SpanRecord, found: Classification, defaults: Defaults) -> Interaction | Skipped:
     attrs = span.attributes
     if span.is_error:
         return Skipped(Skip.ERROR_CALL, str(attrs.get(ERROR_TYPE) or "error status"))
     call = map_call(found, attrs)
     if isinstance(call, str):
         return Skipped(Skip.NO_ANSWER, call)
+    kind = FORMATS[call.kind]
+    key = call_key(kind, call.response, call.response_id, span.trace_id, span.span_id)
     bad = list(call.bad_attributes)
-    payload = envelope(span, defaults, bad, (call.format, call.type), call.conversation_id)
-    payload["request"] = call.request
-    payload["response"] = call.response
-    key = call_key(payload, call.response_id, span.trace_id, span.span_id)
-    return Mapped(payload, tuple(bad), key)
+    messages = (call.request, call.response)
+    return interaction(span, defaults, bad, call.kind, call.conversation_id, messages, key)

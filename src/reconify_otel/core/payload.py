@@ -1,4 +1,6 @@
-"""What the pure mapping produces: a payload without keys, or the reason there is none."""
+"""The pure mapping's vocabulary: the JSON payload type (keyless, as spooled), why a span
+gave no interaction, what identifies a call, and the defaults. The interaction itself is
+``core.interaction``'s."""
 
 from __future__ import annotations
 
@@ -7,13 +9,15 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from reconify_otel.core.conventions.classification import Kind
+
 RECONIFY_API_VERSION = "3.1.0"
 
 Payload = dict[str, Any]
 
-ASSISTANT = "assistant"
-# What ``interactions`` / RECONIFY_INTERACTIONS may name; every kind is sent by default.
-INTERACTION_KINDS = frozenset({ASSISTANT, "chat", "completion", "responses", "anthropic"})
+# What ``interactions`` / RECONIFY_INTERACTIONS may name (``Kind``'s words); every kind is
+# sent by default.
+INTERACTION_KINDS = frozenset(kind.value for kind in Kind)
 
 
 class Skip(str, Enum):
@@ -39,15 +43,6 @@ class CallKey:
     # The span that recorded it (trace and span id), when known: the same span coming back
     # (a Collector resending a batch the bridge failed to deliver) is not a duplicate.
     span: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Mapped:
-    payload: Payload
-    # Attributes that were present but unusable (bad JSON, wrong type): mapped around, counted.
-    bad_attributes: tuple[str, ...] = ()
-    # What identifies the call across instrumentations (see ``core.dedup``); None: never merged.
-    call_key: CallKey | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """What leaves the process: the content switch and e-mail/phone masking, as ONE walk over
-the finished payload, whatever format the mapping produced (assistant runs, chat,
+the finished interaction, whatever format the mapping produced (assistant runs, chat,
 completion, Responses, Anthropic, and any added later).
 
 Both switches are allowlists. The envelope (``reconify``, ``timestamps``, ``session``,
@@ -14,7 +14,7 @@ there no key is trusted, and the only string kept is a JSON type name under ``ty
 ``capture_content=False`` turns every other string into ``null`` and drops the map
 entries whose key is not a plain identifier (an e-mail used as a ``metadata`` key);
 ``mask_pii=True`` masks e-mail addresses and phone numbers in every other string and in
-map keys. Both work on copies; the caller's payload is never changed in place.
+map keys. Both return a new interaction; the caller's is never changed in place.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from reconify_otel.core.payload import Payload
+from reconify_otel.core.interaction import Interaction
 
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
@@ -33,8 +33,6 @@ _EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}")
 _PHONE = re.compile(r"(?<![\w])\+?\d[\d\s().-]{5,24}\d(?![\w])")
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}")
 
-# What each route sets itself and the service needs as it is; never walked.
-ENVELOPE = frozenset({"reconify", "timestamps", "session", "sessionTimeout", "user"})
 # The keys whose string values are kept in a protocol object: provider ids, enums and
 # names, never free text. ``name`` is a tool's (or a schema's) name, except in a message
 # (a dict with ``role``), where it names a participant and is not kept.
@@ -86,25 +84,30 @@ JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boole
 TOKEN_MAX = 256
 
 
-def without_content(payload: Payload) -> Payload:
+def without_content(interaction: Interaction) -> Interaction:
     """``capture_content=False``: strings outside ``KEPT`` become ``null``."""
-    return _outside_envelope(payload, _nothing, _nothing)
+    return _outside_envelope(interaction, _nothing, _nothing)
 
 
-def mask_pii(payload: Payload) -> Payload:
+def mask_pii(interaction: Interaction) -> Interaction:
     """``mask_pii=True``: e-mail addresses and phone numbers masked outside ``KEPT``."""
-    return _outside_envelope(payload, mask_text, _masked_key)
+    return _outside_envelope(interaction, mask_text, _masked_key)
 
 
 Text = Callable[[str], str | None]
 Key = Callable[[Any], Any]
 
 
-def _outside_envelope(payload: Payload, text: Text, key_of: Key) -> Payload:
-    return {
-        key: value if key in ENVELOPE else _walk(value, ROOT_CONTAINERS, text, key_of)
-        for key, value in payload.items()
-    }
+def _outside_envelope(interaction: Interaction, text: Text, key_of: Key) -> Interaction:
+    """Request, response and any other entry outside the envelope, walked."""
+    extra = interaction.extra
+    return interaction.with_messages(
+        _walk(interaction.request, ROOT_CONTAINERS, text, key_of),
+        _walk(interaction.response, ROOT_CONTAINERS, text, key_of),
+        tuple((key, _walk(value, ROOT_CONTAINERS, text, key_of)) for key, value in extra)
+        if extra
+        else extra,
+    )
 
 
 def _nothing(_value: Any) -> None:
@@ -208,17 +211,13 @@ _CONTENT_KEYS = frozenset(
 )
 
 
-def _is_assistant(payload: Payload) -> bool:
-    envelope = payload.get("reconify")
-    return isinstance(envelope, dict) and envelope.get("type") == "assistant"
-
-
-def _map_sides(payload: Payload, change: Callable[[Any], Any]) -> Payload:
-    copy = dict(payload)
-    for side in ("request", "response"):
-        if isinstance(copy.get(side), dict):
-            copy[side] = change(copy[side])
-    return copy
+def _map_sides(interaction: Interaction, change: Callable[[Any], Any]) -> Interaction:
+    request, response = interaction.request, interaction.response
+    return interaction.with_messages(
+        change(request) if isinstance(request, dict) else request,
+        change(response) if isinstance(response, dict) else response,
+        interaction.extra,
+    )
 
 
 def _map_content_texts(value: Any, change: Callable[[str], str], inside: bool) -> Any:
@@ -235,10 +234,10 @@ def _map_content_texts(value: Any, change: Callable[[str], str], inside: bool) -
     return value
 
 
-def map_texts(payload: Payload, change: Callable[[str], str]) -> Payload:
+def map_texts(interaction: Interaction, change: Callable[[str], str]) -> Interaction:
     """A copy with ``change`` applied to every text value of both messages."""
-    if not _is_assistant(payload):
-        return _map_sides(payload, lambda side: _map_content_texts(side, change, False))
+    if interaction.type != "assistant":
+        return _map_sides(interaction, lambda side: _map_content_texts(side, change, False))
 
     def on_message(message: dict[str, Any]) -> dict[str, Any]:
         content = message.get("content")
@@ -246,10 +245,10 @@ def map_texts(payload: Payload, change: Callable[[str], str]) -> Payload:
             return message
         return dict(message, content=[_block(block, change) for block in content])
 
-    return _map_sides(payload, on_message)
+    return _map_sides(interaction, on_message)
 
 
-def texts_of(payload: Payload) -> list[str]:
+def texts_of(interaction: Interaction) -> list[str]:
     """Every text value of both messages, in order."""
     found: list[str] = []
 
@@ -257,7 +256,7 @@ def texts_of(payload: Payload) -> list[str]:
         found.append(text)
         return text
 
-    map_texts(payload, collect)
+    map_texts(interaction, collect)
     return found
 
 

@@ -7,10 +7,11 @@ transcript that the text went on.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from reconify_otel.core.encoding import to_json
-from reconify_otel.core.payload import Payload
+from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.privacy import map_texts, texts_of
 
 TRUNCATION_MARKER = " …[truncated by reconify-otel]"
@@ -37,21 +38,44 @@ def cap_fields(value: Any, max_bytes: int) -> Any:
     return value
 
 
-def fit(payload: Payload, max_bytes: int) -> Payload | None:
-    """The payload with its texts shortened until it fits, or None if it cannot."""
-    size = encoded_size(payload)
+def cap_interaction(interaction: Interaction, max_bytes: int) -> Interaction:
+    """Every string of the interaction's JSON cut to ``max_bytes`` (``cap_fields``)."""
+    i = interaction
+
+    def cap(value: Any) -> Any:
+        return cap_fields(value, max_bytes)
+
+    return replace(
+        i,
+        format=cap(i.format),
+        type=cap(i.type),
+        version=cap(i.version),
+        request_ms=cap(i.request_ms),
+        response_ms=cap(i.response_ms),
+        session=cap(i.session),
+        session_timeout=cap(i.session_timeout),
+        user=cap(i.user),
+        request=cap(i.request),
+        response=cap(i.response),
+        extra=tuple((key, cap(value)) for key, value in i.extra),
+    )
+
+
+def fit(interaction: Interaction, max_bytes: int) -> Interaction | None:
+    """The interaction with its texts shortened until it fits, or None if it cannot."""
+    size = encoded_size(interaction)
     if size <= max_bytes:
-        return payload
-    texts = [len(text.encode("utf-8", "replace")) for text in texts_of(payload)]
+        return interaction
+    texts = [len(text.encode("utf-8", "replace")) for text in texts_of(interaction)]
     if not texts:
         return None
     budget = sum(texts) - (size - max_bytes)
     share = budget // len(texts) - _MARKER_BYTES
     if share <= 0:
         return None
-    shortened = map_texts(payload, lambda text: truncate(text, share))
+    shortened = map_texts(interaction, lambda text: truncate(text, share))
     return shortened if encoded_size(shortened) <= max_bytes else None
 
 
-def encoded_size(payload: Payload) -> int:
-    return len(to_json(payload))
+def encoded_size(interaction: Interaction) -> int:
+    return len(to_json(interaction.to_json()))

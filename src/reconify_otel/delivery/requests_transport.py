@@ -39,8 +39,9 @@ from urllib3.poolmanager import pool_classes_by_scheme as _STOCK_POOLS
 
 from reconify_otel.delivery.deadline import WATCHDOG, Deadline
 from reconify_otel.delivery.transport import HttpAnswer, Unreachable
+from reconify_otel.endpoint import is_loopback
 from reconify_otel.runtime.forksafe import reset_after_fork
-from reconify_otel.settings import Settings, is_loopback
+from reconify_otel.settings import Settings
 
 MAX_ANSWER_BYTES = 64 * 1024
 MAX_INTERIM_ANSWERS = 10  # 1xx answers skipped before the final one; more: a bad answer

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -19,11 +19,9 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from reconify_otel.core.mapping import is_selected
 from reconify_otel.exporter.span_exporter import ReconifySpanExporter
 from reconify_otel.runtime.counters import Stats, delivery_counters
+from reconify_otel.runtime.events import Event
 
 logger = logging.getLogger("reconify_otel")
-
-# The counter for interactions dropped because the exporter is not configured.
-NOT_CONFIGURED: Final = "skipped_not_configured"
 
 
 class ReconifySpanExporterFromEnvironment(SpanExporter):
@@ -51,7 +49,7 @@ class ReconifySpanExporterFromEnvironment(SpanExporter):
             return self.exporter.export(spans)
         dropped = sum(1 for span in spans if is_selected(span.name, span.attributes or {}))
         if dropped:
-            self._counters.add(NOT_CONFIGURED, dropped)
+            self._counters.add(Event.SKIPPED_NOT_CONFIGURED, dropped)
         return SpanExportResult.FAILURE if dropped else SpanExportResult.SUCCESS
 
     def stats(self) -> Stats:

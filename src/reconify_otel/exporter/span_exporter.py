@@ -20,6 +20,7 @@ from reconify_otel.delivery.outcome import Outcome
 from reconify_otel.exporter.sdk_record import from_sdk
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Stats, delivery_counters
+from reconify_otel.runtime.events import Event
 from reconify_otel.runtime.logs import RateLimitedLog, enable_debug_logging
 from reconify_otel.settings import ReconifyOptions, Settings, resolve
 
@@ -64,12 +65,12 @@ class ReconifySpanExporter(SpanExporter):
         if self._shut_down:
             selects = self._preparer.selects
             selected = sum(1 for s in spans if selects(s.name, s.attributes or {}))
-            self._counters.add("dropped_after_shutdown", selected)
+            self._counters.add(Event.DROPPED_AFTER_SHUTDOWN, selected)
             return SpanExportResult.FAILURE
         try:
             return self._export(spans)
         except Exception:  # never into the SDK's worker or the application
-            self._counters.add("internal_errors")
+            self._counters.add(Event.INTERNAL_ERRORS)
             self._log.log(logging.ERROR, "internal", "reconify_otel export failed", exc_info=True)
             return SpanExportResult.FAILURE
 

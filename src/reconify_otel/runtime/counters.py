@@ -83,10 +83,9 @@ class Counters:
     def _after_fork(self) -> None:
         self._lock = threading.Lock()  # a parent thread may have held it at fork
 
-    def add(self, event: Event | str, amount: int = 1) -> None:
-        """Count ``amount`` of ``event``. Given as text (older call sites), it must be an
-        ``Event``'s name: ``ValueError`` otherwise, never a silent new counter."""
-        name = event.value if isinstance(event, Event) else Event.named(event).value
+    def add(self, event: Event, amount: int = 1) -> None:
+        """Count ``amount`` of ``event``."""
+        name = event.value
         with self._lock:
             self._counts[name] += amount
         _events.add(amount, {"event": name, "component": self._component})

@@ -3,14 +3,18 @@
 belongs to (the reason is the member: ``DROPPED_QUEUE_FULL`` is a loss because the
 handler's queue was full, as sentry-python's ``record_lost_event(reason, ...)``).
 
-``Counters.add`` takes an ``Event``: a misspelt one is a type error (and, given as text,
-a ``ValueError``), never a new counter nobody reads. ``STATS_NAMES`` (the exporter's and
-handler's ``stats()`` keys) and ``BRIDGE_ONLY`` are derived from it.
+``Counters.add`` takes an ``Event`` only: a misspelt one is a type error, never a new
+counter nobody reads (``Event.named`` reads a name given as text, ``ValueError`` for
+none). ``STATS_NAMES`` (the exporter's and handler's ``stats()`` keys) and ``BRIDGE_ONLY``
+are derived from it.
 """
 
 from __future__ import annotations
 
 from enum import Enum
+from types import MappingProxyType
+
+from reconify_otel.core.payload import Skip
 
 
 class Kind(Enum):
@@ -100,10 +104,18 @@ class Event(str, Enum):
         return member
 
     @classmethod
+    def skipped(cls, reason: Skip) -> Event:
+        """The count of selected spans not sent for ``reason``."""
+        return SKIPPED_BY[reason]
+
+    @classmethod
     def answered(cls, status: int) -> Event:
         """The bridge's count of answers with ``status``; ``ValueError`` for one it never gives."""
         return cls.named(f"http_{status}")
 
+
+# Why a selected span was not sent (``core.payload.Skip``) -> its count; every reason has one.
+SKIPPED_BY = MappingProxyType({reason: Event.named(f"skipped_{reason.value}") for reason in Skip})
 
 BRIDGE_ONLY: frozenset[Event] = frozenset(e for e in Event if e.kind is Kind.REQUEST)
 # The exporter's and handler's ``stats()`` keys, in this order (``Stats`` types them).

@@ -93,8 +93,7 @@ def map_genai(flavor: Kind, attrs: Attrs) -> LlmCall | str:
             response_id, None, model, _chat_choices(flavor, outputs, finishes), usage
         )
     return LlmCall(
-        format="anthropic" if flavor == ANTHROPIC else "openai",
-        type="completion" if flavor == COMPLETION else "chat",
+        kind=flavor,
         request=request,
         response=response,
         response_id=response_id,
@@ -197,5 +196,5 @@ def _chat_choices(flavor: str, outputs: list[Json], finishes: list[Any]) -> list
 
 
 def _joined(message: Json) -> str | None:
-    texts = parts.texts_of(parts.parts_of(message))
+    texts = parts.part_texts(parts.parts_of(message))
     return "".join(texts) if texts else None

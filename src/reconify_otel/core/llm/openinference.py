@@ -38,8 +38,7 @@ def map_openinference(flavor: Kind, attrs: Attrs) -> LlmCall | str:
     request = _request(flavor, attrs, body_in, params)
     response = _FILTERS[flavor](body_out) if body_out is not None else _bare(flavor, attrs, bad)
     return LlmCall(
-        format="anthropic" if flavor == ANTHROPIC else "openai",
-        type="completion" if flavor == COMPLETION else "chat",
+        kind=flavor,
         request=request,
         response=response,
         response_id=as_str(response.get("id")),

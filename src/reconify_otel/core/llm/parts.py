@@ -28,7 +28,8 @@ def parts_of(message: Json) -> list[Json]:
     return parts
 
 
-def texts_of(parts: list[Json]) -> list[str]:
+def part_texts(parts: list[Json]) -> list[str]:
+    """The texts of a message's ``text`` parts (a payload's texts: ``privacy.texts_of``)."""
     return [
         p["content"] for p in parts if p.get("type") == "text" and isinstance(p.get("content"), str)
     ]
@@ -129,7 +130,7 @@ def openai_output(message: Json) -> tuple[str | None, list[Json]]:
     only tool calls leaves an empty text part behind: its content is null, as unstreamed."""
     parts = parts_of(message)
     calls = _openai_calls(parts)
-    texts = texts_of(parts)
+    texts = part_texts(parts)
     text = "".join(texts)
     if text or (texts and not calls):
         return text, calls
@@ -137,7 +138,7 @@ def openai_output(message: Json) -> tuple[str | None, list[Json]]:
 
 
 def completion_prompt(messages: list[Any]) -> Any:
-    texts = [t for m in messages for t in texts_of(parts_of(as_dict(m)))]
+    texts = [t for m in messages for t in part_texts(parts_of(as_dict(m)))]
     if len(texts) == 1:
         return texts[0]
     return texts or None
@@ -163,7 +164,8 @@ def _source(part: Json) -> Json:
     return {"type": "file", "file_id": part.get("file_id")}
 
 
-def anthropic_block(part: Json) -> Any:
+def anthropic_block_of(part: Json) -> Any:
+    """A GenAI part as the Anthropic content block it was made from."""
     kind = part.get("type")
     if kind == "text":
         return {"type": "text", "text": part.get("content")}
@@ -191,7 +193,7 @@ def anthropic_block(part: Json) -> Any:
 
 
 def anthropic_content(parts: list[Json]) -> Any:
-    blocks = [anthropic_block(p) for p in parts]
+    blocks = [anthropic_block_of(p) for p in parts]
     if len(blocks) == 1 and _is_text_block(blocks[0]):
         return as_dict(blocks[0]).get("text")
     return blocks
@@ -216,4 +218,4 @@ def anthropic_messages(messages: list[Any]) -> tuple[Any, list[Json]]:
 
 
 def anthropic_output(message: Json) -> list[Any]:
-    return [anthropic_block(p) for p in parts_of(message)]
+    return [anthropic_block_of(p) for p in parts_of(message)]

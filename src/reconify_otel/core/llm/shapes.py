@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.llm.values import Json, as_dict, as_int, as_list, as_str
 
 
@@ -17,8 +18,7 @@ from reconify_otel.core.llm.values import Json, as_dict, as_int, as_list, as_str
 class LlmCall:
     """One plain LLM call, shaped as Reconify's own modules send it."""
 
-    format: str  # "openai" | "anthropic"
-    type: str  # "chat" | "completion"
+    kind: Kind  # its Reconify format and type: ``core.interaction.FORMATS``
     request: dict[str, Any]
     response: dict[str, Any]
     response_id: str | None  # provider id (chatcmpl-, cmpl-, resp_, msg_), for dedup
@@ -192,7 +192,7 @@ def filter_anthropic_message(body: Json) -> Json:
     return anthropic_message(
         as_str(body.get("id")),
         body.get("model"),
-        [anthropic_block(b) for b in content] if isinstance(content, list) else None,
+        [filter_anthropic_block(b) for b in content] if isinstance(content, list) else None,
         as_str(body.get("stop_reason")),
         anthropic_usage(as_int(usage.get("input_tokens")), as_int(usage.get("output_tokens")))
         if usage
@@ -200,8 +200,9 @@ def filter_anthropic_message(body: Json) -> Json:
     )
 
 
-def anthropic_block(raw: Any) -> Json:
-    """A content block without the SDK's null extras (``citations: null``, ``caller``...)."""
+def filter_anthropic_block(raw: Any) -> Json:
+    """An SDK content block as recorded, without the SDK's null extras (``citations: null``,
+    ``caller``...)."""
     block = as_dict(raw)
     kind = block.get("type")
     if kind == "text":

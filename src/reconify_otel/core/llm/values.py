@@ -1,8 +1,9 @@
-"""Reading span attribute values defensively: wrong types and bad JSON read as absent.
+"""The readers the LLM-call mappers add to ``core.values``: counts, request parameters,
+flattened ``{prefix}.N.*`` lists, dicts, and tool-call arguments as OpenAI writes them;
+``core.values``' own readers re-exported so a reader imports from one place.
 
-Attributes come from any instrumentation, any version, or the network (the bridge), so
-nothing here trusts a type and nothing raises. A value that is present but unusable is
-named in ``bad`` so the caller can count it; the rest of the span is still mapped.
+As there, a value that is present but unusable is named in ``bad`` so the caller can
+count it; the rest of the span is still mapped.
 """
 
 from __future__ import annotations
