@@ -1,5 +1,6 @@
 """Hypothesis strategies for fuzzing the mapping: hostile span attributes as the SDK,
-an application or a Collector may hand them over (test_fuzz_mapping.py uses them)."""
+an application or a Collector may hand them over (test_fuzz_mapping.py uses them), and
+span names and attributes for the classifier's properties."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 import math
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
 from reconify_otel.core import attributes as A
+from reconify_otel.core.conventions import CANDIDATE_NAMES
 from reconify_otel.core.payload import Defaults
 
 from .ci import in_ci
@@ -348,3 +350,42 @@ def plain(value: Any) -> AnyValue:
     if isinstance(value, str):
         return AnyValue(string_value=value)
     return AnyValue(int_value=value)
+
+
+# --- the classifier ----------------------------------------------------------------------
+
+# traceloop's span names, each selected by its name alone.
+TRACELOOP_NAMES = frozenset(
+    {
+        "openai.chat",
+        "openai.completion",
+        "openai.response",
+        "anthropic.chat",
+        "openai.assistant.run",
+        "openai.assistant.run_stream",
+    }
+)
+CLASSIFY_NAMES = sorted(
+    {*CANDIDATE_NAMES, "chat", "chat gpt-4o", "chatbot", "invoke_agent X", "GET /", ""}
+)
+CLASSIFY_ATTRIBUTES = st.fixed_dictionaries(
+    {},
+    optional={
+        "gen_ai.operation.name": st.sampled_from(["chat", "embeddings"]),
+        "gen_ai.provider.name": st.sampled_from(["openai", "anthropic", "cohere"]),
+        "gen_ai.response.id": st.sampled_from(["resp_1", "chatcmpl-1"]),
+        "openinference.span.kind": st.sampled_from(["LLM", "CHAIN"]),
+        "openai.assistants.run.id": st.just("run_1"),
+        "reconify.superseded": st.booleans(),
+    },
+)
+
+
+# Span names and attributes near and far from every rule, for the classification
+# properties (test_conventions.py, test_collector_filter.py).
+over_spans = settings(max_examples=300, deadline=None)(
+    given(
+        name=st.one_of(st.sampled_from(CLASSIFY_NAMES), st.text(max_size=20)),
+        attributes=CLASSIFY_ATTRIBUTES,
+    )
+)

@@ -4,6 +4,8 @@ mapping)."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,22 @@ def calls_of(*cassettes: str) -> list[RecordedCall]:
     for name in cassettes:
         found += synthetic_calls(name) if name.startswith("synthetic__") else recorded_calls(name)
     return found
+
+
+@functools.cache
+def recorded_chat() -> RecordedCall:
+    """One recorded, unstreamed chat completion: read on first use, not at import."""
+    return next(c for c in calls_of("openai__test_chat__test_chat") if not c.streamed)
+
+
+def numbered(call: RecordedCall, count: int) -> list[RecordedCall]:
+    """``count`` copies of a recorded call, each answered with its own response id
+    (``chat-0``, ``chat-1``...): as many distinct calls as a test needs."""
+    answer_id = call.answer()["id"]  # type: ignore[index]
+    return [
+        dataclasses.replace(call, body=call.body.replace(answer_id.encode(), f"chat-{n}".encode()))
+        for n in range(count)
+    ]
 
 
 def handler_for(client: Any, sink_url: str, **options: Any) -> ReconifyHandler:

@@ -25,6 +25,8 @@ from reconify_otel.settings import resolve
 if TYPE_CHECKING:
     from openai import OpenAI
 
+    from reconify_otel.offline.sink import ReconifySink
+
 APP_KEY = "app-key-5f3c9e1d7a"
 API_KEY = "api-key-8b2e4d6f0c"
 QUESTION = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
@@ -137,6 +139,15 @@ USER_MESSAGE = {
     "attachments": [],
     "metadata": {},
 }
+
+
+def run_attributes(n: int) -> dict[str, Any]:
+    """An upstream run span whose answer id names it, so duplicates are visible."""
+    return {**CURRENT, "gen_ai.response.1.id": f"msg_{n:06d}"}
+
+
+def answer_ids(sink: ReconifySink) -> list[str]:
+    return [p["response"]["id"] for p in sink.payloads]
 
 
 def answer(message_id: str, text: str, created_at: int) -> dict[str, Any]:

@@ -1,14 +1,30 @@
 """Raw-socket servers on 127.0.0.1 that misbehave as no HTTP library would let them:
 drip a status line, cut one short, stream an answer without end, redirect elsewhere.
-Each reads a request whole, then answers with a ``Behaviour``."""
+Each reads a request whole, then answers with a ``Behaviour``. And what the tests against
+them share (tests/test_hostile_endpoint.py, tests/test_proxies.py): a sender, a provider
+exporting to one of them, the payloads left in a spool."""
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from reconify_otel import ReconifySpanExporter
+from reconify_otel.delivery.retry import RetryingSender
+from reconify_otel.runtime.counters import Counters
+from reconify_otel.settings import resolve
+
+from .helpers import API_KEY, APP_KEY, CURRENT
 
 Behaviour = Callable[["Connection", threading.Event], bool]  # True: keep the connection
 OK = b'{"status":"ok"}'
@@ -122,3 +138,38 @@ def _read_request(conn: socket.socket) -> bytes | None:
             break
         body += chunk
     return head + b"\r\n\r\n" + body
+
+
+# --- what the tests against these servers share -------------------------------------------
+
+
+def sender(url: str, counters: Counters, **options: Any) -> RetryingSender:
+    settings = resolve(endpoint=f"{url}/track", app_key=APP_KEY, api_key=API_KEY, **options)
+    retrying = RetryingSender(settings, counters)
+    retrying.initial_backoff = 0.05
+    return retrying
+
+
+def keyed_body() -> bytes:
+    return json.dumps({"appKey": APP_KEY, "apiKey": API_KEY, "n": 1}).encode()
+
+
+def spooled(directory: Path) -> int:
+    """Payloads waiting in the spool under ``directory``, whatever its layout."""
+    return sum(
+        1 for file in directory.rglob("*.jsonl") for line in file.read_bytes().splitlines() if line
+    )
+
+
+def batching(exporter: ReconifySpanExporter, spans: int, server: Hostile) -> TracerProvider:
+    """A provider whose ``BatchSpanProcessor`` is exporting ``spans`` spans to ``server``."""
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
+    tracer = provider.get_tracer("test")
+    for n in range(spans):
+        attributes: Any = {**CURRENT, "gen_ai.response.1.id": f"msg_{n:06d}"}
+        tracer.start_span("openai.assistant.run", attributes=attributes).end()
+    deadline = time.monotonic() + 10
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return provider

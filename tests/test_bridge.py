@@ -21,7 +21,7 @@ from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from reconify_otel.bridge import BridgeApp, check_bind, create_app, resolve_config, serve
@@ -48,7 +48,16 @@ from .bridge_helpers import (
     send_in_process,
     send_otlp,
 )
-from .helpers import API_KEY, APP_KEY, CURRENT, OWN, make_span, run_polling_flow
+from .helpers import (
+    API_KEY,
+    APP_KEY,
+    CURRENT,
+    OWN,
+    answer_ids,
+    make_span,
+    run_attributes,
+    run_polling_flow,
+)
 
 # --- the same payloads by both routes ------------------------------------------------
 
@@ -300,15 +309,6 @@ def test_a_partly_delivered_batch_resends_only_the_rest(
     assert len({json.dumps(p, sort_keys=True) for p in sink.payloads}) == 3
 
 
-def test_unreachable_reconify_answers_503_with_the_default_retry_after() -> None:
-    dead = ReconifySink().start()
-    dead.stop()  # a closed port: connection refused, and no Retry-After from anyone
-    settings = resolve(endpoint=f"{dead.url}/track", app_key=APP_KEY, api_key=API_KEY, timeout=0.3)
-    with running(create_app(settings, config=resolve_config(token=TOKEN, retry_after=7))) as url:
-        response = post(url, protobuf(own_spans()))
-    assert (response.status_code, response.headers["Retry-After"]) == (503, "7")
-
-
 def test_overload_answers_429(sink: ReconifySink, start_bridge: BridgeFactory) -> None:
     url, _ = start_bridge(max_in_flight=1)
     sink.script(Answer.slow(0.5))
@@ -320,6 +320,31 @@ def test_overload_answers_429(sink: ReconifySink, start_bridge: BridgeFactory) -
     assert (busy.status_code, busy.headers["Retry-After"]) == (429, "1")
     holder.join(5)
     assert first[0].status_code == 200
+
+
+def test_bridge_behind_an_otlp_client_through_a_reconify_outage(
+    sink: ReconifySink,
+    start_bridge: Any,
+) -> None:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    url, _ = start_bridge(timeout=0.3)
+    spans = [make_span("openai.assistant.run", run_attributes(n)) for n in range(20)]
+    sink.outage(2.5, status=503, retry_after=1)
+    client = OTLPSpanExporter(
+        endpoint=f"{url}/v1/traces",
+        compression=Compression.Gzip,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=20,
+    )
+    started = time.monotonic()
+    assert client.export(spans) is SpanExportResult.SUCCESS  # it retried on 503 + Retry-After
+    assert time.monotonic() - started >= 2.0
+    client.shutdown()
+    ids = answer_ids(sink)
+    assert sorted(ids) == sorted(f"msg_{n:06d}" for n in range(20))  # each once
+    assert sink.attempts > 20  # the outage was really met
 
 
 def test_shutdown_drains_the_request_in_flight_then_closes_the_transport(

@@ -1,7 +1,8 @@
-"""The bridge facing the network: Host check, capped Retry-After, retries in /healthz,
-linear decompression, the memory budget and the one settings policy.
+"""The bridge facing the network: Host check, the Retry-After it answers (capped, or its
+own default when Reconify is unreachable), retries in /healthz, linear decompression, the
+memory budget and the one settings policy.
 
-Each test pins a finding of an adversarial run; the bridge is served for real by
+Most tests pin a finding of an adversarial run; the bridge is served for real by
 uvicorn on 127.0.0.1 with a loopback sink as Reconify.
 """
 
@@ -17,11 +18,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from reconify_otel.bridge import resolve_config, wire
+from reconify_otel.bridge import create_app, resolve_config, wire
 from reconify_otel.bridge.config import BRIDGE_OPTIONS, BridgeConfig, loopback_host_header
 from reconify_otel.offline.sink import Answer, ReconifySink
+from reconify_otel.settings import resolve
 
-from .bridge_helpers import TOKEN, BridgeFactory, own_spans, post, protobuf
+from .bridge_helpers import TOKEN, BridgeFactory, own_spans, post, protobuf, running
 from .helpers import API_KEY, APP_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +96,15 @@ def test_retry_after_passed_on_is_capped_at_60_seconds(
     sink.script(*[Answer.status(503, headers={"Retry-After": reconify_says})] * 3)
     response = post(url, protobuf(own_spans()[:1]))
     assert (response.status_code, response.headers["Retry-After"]) == (503, bridge_says)
+
+
+def test_unreachable_reconify_answers_503_with_the_default_retry_after() -> None:
+    dead = ReconifySink().start()
+    dead.stop()  # a closed port: connection refused, and no Retry-After from anyone
+    settings = resolve(endpoint=f"{dead.url}/track", app_key=APP_KEY, api_key=API_KEY, timeout=0.3)
+    with running(create_app(settings, config=resolve_config(token=TOKEN, retry_after=7))) as url:
+        response = post(url, protobuf(own_spans()))
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "7")
 
 
 def test_retries_towards_reconify_show_in_healthz(

@@ -15,7 +15,7 @@ import yaml
 from reconify_otel.core.conventions import CANDIDATE_NAMES, classify
 from reconify_otel.core.conventions import collector_filter as cf
 
-from .test_conventions import TRACELOOP_NAMES, over_spans
+from .fuzz_strategies import TRACELOOP_NAMES, over_spans
 
 CONFIG = Path(__file__).resolve().parents[1] / "otel-collector-config.yaml"
 COMMAND = (

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -33,6 +31,8 @@ from reconify_otel.core.mapping import Selection, map_span
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.handler.calls import call_record
 
+from .fuzz_strategies import TRACELOOP_NAMES, over_spans
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "reconify_otel"
 CONVENTIONS = SRC / "core" / "conventions"
 # What a convention's names start with (or are, for span names): owned by conventions/.
@@ -45,16 +45,6 @@ OWNED_PREFIXES = (
     "input.value",
     "output.value",
     "reconify.superseded",
-)
-TRACELOOP_NAMES = frozenset(
-    {
-        "openai.chat",
-        "openai.completion",
-        "openai.response",
-        "anthropic.chat",
-        "openai.assistant.run",
-        "openai.assistant.run_stream",
-    }
 )
 OWNED_NAMES = TRACELOOP_NAMES | {"invoke_agent"}
 _QUOTE = re.compile(r"^[rRbBfFuU]*('''|\"\"\"|'|\")")
@@ -147,26 +137,6 @@ def test_selection_returns_the_classification_of_the_kinds_asked_for() -> None:
     assert chat_only("openai.chat", {}) is True
     assert chat_only("anthropic.chat", {}) is False
     assert Selection().classify("GET /users", {}) is None
-
-
-NAMES = sorted({*CANDIDATE_NAMES, "chat", "chat gpt-4o", "chatbot", "invoke_agent X", "GET /", ""})
-ATTRIBUTES = st.fixed_dictionaries(
-    {},
-    optional={
-        "gen_ai.operation.name": st.sampled_from(["chat", "embeddings"]),
-        "gen_ai.provider.name": st.sampled_from(["openai", "anthropic", "cohere"]),
-        "gen_ai.response.id": st.sampled_from(["resp_1", "chatcmpl-1"]),
-        "openinference.span.kind": st.sampled_from(["LLM", "CHAIN"]),
-        "openai.assistants.run.id": st.just("run_1"),
-        "reconify.superseded": st.booleans(),
-    },
-)
-
-
-# Span names and attributes near and far from every rule, for the properties below.
-over_spans = settings(max_examples=300, deadline=None)(
-    given(name=st.one_of(st.sampled_from(NAMES), st.text(max_size=20)), attributes=ATTRIBUTES)
-)
 
 
 @over_spans

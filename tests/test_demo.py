@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from reconify_otel import __version__
 from reconify_otel.cli.demo import DEMO_API_KEY, DEMO_APP_KEY, DEMO_OPENAI_KEY
+from reconify_otel.cli.main import main
+
+from .doc_commands import README, VENV_BIN, block_with
+from .sink_command import post_once
 
 
 def test_demo_runs_offline_and_reports_every_payload() -> None:
@@ -197,3 +202,40 @@ def test_version_command() -> None:
 
     assert main(["version"]) == 0
     assert __version__.count(".") == 2
+
+
+def test_version_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"reconify-otel {__version__}\n"
+
+
+def test_demo_help_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    words = " ".join(capsys.readouterr().out.split())
+    assert "two Assistants runs (Reconify's polling and streaming flows), a chat" in words
+    assert "completion and a Responses API call" in words
+    assert "sends the four payloads" in words
+
+
+def test_the_readme_sink_command_prints_payloads_with_keys_masked() -> None:
+    (command,) = block_with(README, "reconify-otel sink").split()[:1]
+    assert command == ".venv/bin/reconify-otel"
+    payload = {"reconify": {"appKey": "app-secret-1", "apiKey": "api-secret-2"}, "n": 1}
+    session = post_once(VENV_BIN / "reconify-otel", payload)
+    assert session.answer == {"status": "ok"}  # printed before it answered
+    assert session.returncode == 0, session.err
+    assert session.hint == (
+        f"  export RECONIFY_ENDPOINT={session.endpoint} RECONIFY_APP_KEY=any RECONIFY_API_KEY=any"
+        "   (Ctrl-C stops the sink)\n"
+    )
+    out, err = session.out, session.err
+    shown = out.splitlines()
+    assert shown[0] == "--- payload 1 (/track) ---"
+    assert json.loads("\n".join(shown[1:])) == {
+        "n": 1,
+        "reconify": {"apiKey": "***", "appKey": "***"},
+    }
+    assert "secret" not in session.banner + out + err

@@ -18,10 +18,8 @@ from .doc_commands import README, ROOT, commands, documents, shell_blocks
 
 README_MD, COLLECTOR_MD = "README.md", "docs/collector.md"
 EXAMPLES_MD, ZERO_CODE_MD = "examples/README.md", "examples/zero_code/README.md"
-ZERO_CODE_TEST = "tests/test_first_hour.py::test_the_readme_zero_code_command_sends_each_run_once"
-SINK_TEST = (
-    "tests/test_first_hour.py::test_the_readme_sink_command_prints_payloads_with_keys_masked"
-)
+ZERO_CODE_TEST = "tests/test_zero_code.py::test_the_readme_zero_code_command_sends_each_run_once"
+SINK_TEST = "tests/test_demo.py::test_the_readme_sink_command_prints_payloads_with_keys_masked"
 OFFLINE_TEST = "tests/test_examples.py::test_zero_code_under_opentelemetry_instrument"
 REAL_COLLECTOR_TESTS = ".venv/bin/python -m pytest -m collector"
 OFFLINE_COLLECTOR_TESTS = ".venv/bin/python -m pytest " + " ".join(
@@ -43,7 +41,7 @@ RUN_BY = [
     (README_MD, "export RECONIFY_APP_KEY=... RECONIFY_API_KEY=...", ZERO_CODE_TEST),
     (README_MD, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf OTEL_TRACES_EXPORTER=", ZERO_CODE_TEST),
     (README_MD, ".venv/bin/reconify-otel sink --port 0", SINK_TEST),
-    ("docs/reliability.md", ".venv/bin/python -m pytest tests/test_faults.py", ".ci/run"),
+    ("docs/reliability.md", ".venv/bin/python -m pytest tests/test_recovery.py", ".ci/run"),
     ("docs/reliability.md", ".venv/bin/python -m pytest -m slow", ".ci/run"),
     ("CONTRIBUTING.md", ".venv/bin/python -m pytest", ".ci/run"),  # the default run, each group
     (

@@ -26,7 +26,7 @@ from reconify_otel import ReconifySpanExporter
 from reconify_otel.core import attributes as A
 from reconify_otel.offline.sink import Answer, ReconifySink
 
-from .helpers import API_KEY, APP_KEY, CURRENT, OWN, make_span
+from .helpers import API_KEY, APP_KEY, CURRENT, OWN, make_span, run_attributes
 
 
 def exporter_for(sink: ReconifySink, **options: Any) -> ReconifySpanExporter:
@@ -114,6 +114,22 @@ def test_a_rejected_payload_makes_the_export_fail(sink: ReconifySink) -> None:
     exporter = exporter_for(sink)
     assert exporter.export([make_span("openai.assistant.run", CURRENT)]) is SpanExportResult.FAILURE
     assert {k: v for k, v in exporter.stats().items() if v} == {"rejected": 1}
+
+
+def test_400_is_not_retried_counted_and_logged_once_a_minute(
+    sink: ReconifySink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="reconify_otel")
+    sink.set_default(Answer.status(400, b'{"status":"error","message":"bad request"}'))
+    exporter = ReconifySpanExporter(f"{sink.url}/track", APP_KEY, API_KEY)
+    spans = [make_span("openai.assistant.run", run_attributes(n)) for n in range(50)]
+    assert exporter.export(spans[:25]) is SpanExportResult.FAILURE
+    assert exporter.export(spans[25:]) is SpanExportResult.FAILURE
+    assert sink.attempts == 50  # one each: no retries
+    assert {k: v for k, v in exporter.stats().items() if v} == {"rejected": 50}
+    lines = [r for r in caplog.records if "answered 400" in r.getMessage()]
+    assert len(lines) == 1
+    assert exporter._sender.spool is not None and exporter._sender.spool.stats()[0] == 0
 
 
 def test_shutdown_is_idempotent_and_final(sink: ReconifySink) -> None:

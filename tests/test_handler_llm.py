@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 import openai
@@ -35,6 +36,8 @@ from .handler_llm_helpers import (
     kind,
     make_async_call,
     make_call,
+    numbered,
+    recorded_chat,
     synthetic_calls,
 )
 from .helpers import API_KEY, APP_KEY
@@ -271,3 +274,61 @@ def test_the_wrapped_method_keeps_the_sdk_signature(sink: ReconifySink) -> None:
     assert wrapped.__wrapped__.__func__ is ChatCompletions.create
     assert wrapped.__doc__ == ChatCompletions.create.__doc__
     assert handler.close(timeout=2)
+
+
+# --- many threads and tasks at once, each with its own user --------------------------
+
+THREADS, CALLS_EACH = 4, 8
+
+
+def users_by_answer(payloads: list[dict[str, Any]]) -> dict[str, str]:
+    return {p["response"]["id"]: p["user"]["userId"] for p in payloads}
+
+
+def test_threads_each_get_their_own_calls_and_users(sink: ReconifySink) -> None:
+    chat = recorded_chat()
+    called: dict[str, str] = {}
+    lock = threading.Lock()
+    with LlmReplay(numbered(chat, THREADS * CALLS_EACH)) as replay:
+        client = OpenAI(base_url=replay.base_url, api_key=OPENAI_KEY, max_retries=0)
+        handler = handler_for(client, sink.url)
+
+        def work(user: str) -> None:
+            with reconify_otel.user({"userId": user}):
+                for _ in range(CALLS_EACH):
+                    answer = client.chat.completions.create(**chat.request)
+                    with lock:
+                        called[answer.id] = user
+
+        threads = [threading.Thread(target=work, args=(f"u{n}",)) for n in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert handler.close(timeout=10)
+    assert len(called) == THREADS * CALLS_EACH
+    assert len(sink.payloads) == THREADS * CALLS_EACH  # exactly one payload per call
+    assert users_by_answer(sink.payloads) == called
+    stats = {k: v for k, v in handler.stats().items() if v}
+    assert stats == {"accepted": THREADS * CALLS_EACH}
+
+
+def test_asyncio_tasks_each_get_their_own_calls_and_users(sink: ReconifySink) -> None:
+    count = THREADS * CALLS_EACH
+    chat = recorded_chat()
+
+    async def main(client: AsyncOpenAI) -> dict[str, str]:
+        async def one(user: str) -> tuple[str, str]:
+            with reconify_otel.user({"userId": user}):
+                answer = await client.chat.completions.create(**chat.request)
+                return answer.id, user
+
+        return dict(await asyncio.gather(*(one(f"t{n}") for n in range(count))))
+
+    with LlmReplay(numbered(chat, count)) as replay:
+        client = AsyncOpenAI(base_url=replay.base_url, api_key=OPENAI_KEY, max_retries=0)
+        handler = handler_for(client, sink.url)
+        called = asyncio.run(main(client))
+        assert handler.close(timeout=10)
+    assert len(called) == count
+    assert users_by_answer(sink.payloads) == called

@@ -3,6 +3,7 @@ universal ``logChat``, giving the payload the exporter sends for the same call."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from .handler_llm_helpers import (
     expected_request,
     expected_response,
     handler_for,
+    recorded_chat,
 )
 from .helpers import API_KEY, APP_KEY
 
@@ -225,3 +227,29 @@ def test_a_failed_response_is_an_error_call_and_not_sent(
     assert handler.flush(5)
     assert sink.attempts == 0
     assert {k: v for k, v in handler.stats().items() if v} == {"skipped_error_call": 1}
+
+
+@pytest.mark.parametrize("bad_time", [math.inf, -math.inf, math.nan], ids=["inf", "-inf", "nan"])
+def test_a_non_finite_time_is_now_and_the_call_is_sent(bad_time: float, sink: ReconifySink) -> None:
+    chat = recorded_chat()
+    handler = handler_for(None, sink.url)
+    started = 1_774_963_843_123
+    assert handler.log_chat(chat.request, chat.answer(), started, bad_time) is True
+    assert handler.close(timeout=5)
+    (payload,) = sink.payloads
+    assert payload["timestamps"]["request"] == started
+    assert payload["timestamps"]["response"] > started  # now, not the junk
+    assert {k: v for k, v in handler.stats().items() if v} == {"accepted": 1}
+
+
+def test_a_request_json_cannot_write_is_bad_input(sink: ReconifySink) -> None:
+    """README: ``False`` (and ``skipped_bad_input``) for something it cannot log."""
+    chat = recorded_chat()
+    handler = handler_for(None, sink.url)
+    circular: dict[str, Any] = dict(chat.request)
+    circular["metadata"] = circular
+    assert handler.log_chat(circular, chat.answer()) is False
+    assert handler.log_chat({("model",): "gpt-4o", "messages": []}, chat.answer()) is False
+    assert handler.close(timeout=5)
+    assert sink.attempts == 0
+    assert {k: v for k, v in handler.stats().items() if v} == {"skipped_bad_input": 2}

@@ -9,7 +9,6 @@ The misbehaving servers are raw sockets on 127.0.0.1 (``hostile_server.Hostile``
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import resource
 import ssl
@@ -18,22 +17,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from reconify_otel import ReconifySpanExporter, reconify_openai_handler
 from reconify_otel.cli.main import main as cli
 from reconify_otel.delivery.outcome import Outcome, Result
 from reconify_otel.delivery.requests_transport import MAX_ANSWER_BYTES
-from reconify_otel.delivery.retry import RetryingSender
 from reconify_otel.runtime.counters import Counters
 from reconify_otel.settings import resolve
 
 from .helpers import API_KEY, APP_KEY, CURRENT, IN, OUT, make_span, run_dict
-from .hostile_server import OK, Behaviour, Connection, Hostile, answering, dripping, reply, silent
+from .hostile_server import (
+    OK,
+    Behaviour,
+    Connection,
+    Hostile,
+    answering,
+    batching,
+    dripping,
+    keyed_body,
+    reply,
+    sender,
+    silent,
+    spooled,
+)
 
 
 @pytest.fixture
@@ -47,24 +56,6 @@ def hostile() -> Iterator[Callable[..., Hostile]]:
     yield start
     for server in started:
         server.close()
-
-
-def sender(url: str, counters: Counters, **options: Any) -> RetryingSender:
-    settings = resolve(endpoint=f"{url}/track", app_key=APP_KEY, api_key=API_KEY, **options)
-    retrying = RetryingSender(settings, counters)
-    retrying.initial_backoff = 0.05
-    return retrying
-
-
-def keyed_body() -> bytes:
-    return json.dumps({"appKey": APP_KEY, "apiKey": API_KEY, "n": 1}).encode()
-
-
-def spooled(directory: Path) -> int:
-    """Payloads waiting in the spool under ``directory``, whatever its layout."""
-    return sum(
-        1 for file in directory.rglob("*.jsonl") for line in file.read_bytes().splitlines() if line
-    )
 
 
 def events(counters: Counters) -> dict[str, int]:
@@ -219,20 +210,6 @@ def test_export_returns_within_export_timeout_whatever_the_endpoint_drips(
     exporter.shutdown()
     assert (exporter.stats()["accepted"], exporter.stats()["spooled"]) == (0, 1)
     assert spooled(private_spool) == 1
-
-
-def batching(exporter: ReconifySpanExporter, spans: int, server: Hostile) -> TracerProvider:
-    """A provider whose ``BatchSpanProcessor`` is exporting ``spans`` spans to ``server``."""
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
-    tracer = provider.get_tracer("test")
-    for n in range(spans):
-        attributes: Any = {**CURRENT, "gen_ai.response.1.id": f"msg_{n:06d}"}
-        tracer.start_span("openai.assistant.run", attributes=attributes).end()
-    deadline = time.monotonic() + 10
-    while not server.requests and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return provider
 
 
 def test_provider_shutdown_is_prompt_behind_a_dripping_endpoint(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -150,6 +151,35 @@ def test_an_answer_never_listed_still_gives_one_span_after_the_grace(
     assert span.attributes[A.RUN_ID] == run.id and A.RESPONSE_MESSAGES not in span.attributes
     assert A.REQUEST_MESSAGE in span.attributes
     assert tracker.sizes()["runs"] == 0
+
+
+def test_a_run_whose_answer_is_never_listed_is_explained_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from reconify_otel.instrumentation import tracker
+
+    monkeypatch.setattr(tracker, "_unlisted_answer_once", threading.Lock())  # a fresh process
+    caplog.set_level(logging.INFO, logger="reconify_otel")
+    finished: list[FinishedRun] = []
+    runs = RunTracker(finished.append, Limits(answer_grace=0))
+    for run_id in ("run_never_listed", "run_also_unlisted"):
+        start = runs.begin(thread_id="thread_1")
+        runs.created(start, {"id": run_id, "thread_id": "thread_1", "status": "completed"})
+        runs.flush_due()
+    failed = runs.begin(thread_id="thread_2")  # no answer expected: not this message
+    runs.created(failed, {"id": "run_failed", "thread_id": "thread_2", "status": "failed"})
+    runs.flush_due()
+    assert [f.run["id"] for f in finished] == [
+        "run_never_listed",
+        "run_also_unlisted",
+        "run_failed",
+    ]
+    (record,) = caplog.records
+    assert record.levelname == "INFO"
+    assert "run run_never_listed completed, but the app did not list its answer" in record.message
+    assert "not sent to Reconify" in record.message
 
 
 def test_bookkeeping_stays_flat_over_20k_runs() -> None:

@@ -3,7 +3,8 @@ loopback replay, under each instrumentation that covers it: exactly one payload 
 in process (``BatchSpanProcessor(ReconifySpanExporter)``) and through the real OTLP/HTTP
 exporter and the bridge, the two identical, each equal to what Reconify's own modules
 would send for the recorded request and answer (``llm_expectations.check_call``, with the
-convention's ``LACKS``), with the envelope taken from the span itself.
+convention's ``LACKS``), with the envelope taken from the span itself. And the calls
+the recordings alone do not show: one that fails, a stream abandoned half way.
 
 Each convention replays every recording once (a module-scoped cache); the tests then
 check one call each.
@@ -12,20 +13,27 @@ check one call each.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from reconify_otel.offline.replay import RecordedCall
+from reconify_otel.offline.replay import LlmReplay, RecordedCall, recorded_calls
+from reconify_otel.offline.sink import ReconifySink
 
 from .llm_expectations import check_call
 from .llm_recordings import exchanges
 from .llm_replay import (
     CONVENTIONS,
+    Pipeline,
     Replayed,
     all_calls,
     call_id,
+    client,
     envelope_of,
     expected_envelope,
+    instrumented,
+    make_call,
+    method_of,
     replay_all,
     selected,
 )
@@ -115,3 +123,106 @@ def test_async_clients_give_the_same_payloads(
             expected["request"],
             expected["response"],
         ), key
+
+
+def nonzero(stats: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in stats.items() if v}
+
+
+# --- a call that fails -------------------------------------------------------------------
+
+FIRST_OF_EACH_PROVIDER = {
+    "openai": recorded_calls("openai__test_chat__test_chat")[0],
+    "anthropic": recorded_calls("anthropic__test_messages__test_anthropic_message_create_legacy")[
+        0
+    ],
+}
+
+
+@pytest.mark.parametrize("tag", list(CONVENTIONS))
+def test_a_failed_call_sends_nothing_and_is_counted(tag: str) -> None:
+    """The provider answers 500 and the SDK raises: every convention ends its span with
+    ERROR status, and Reconify's modules log nothing for a call that raised."""
+    provider = "anthropic" if "anthropic" in tag else "openai"
+    call = FIRST_OF_EACH_PROVIDER[provider]
+    with ReconifySink() as sink, Pipeline(sink) as pipeline:
+        with instrumented(pipeline.provider, tag), LlmReplay([call]) as replay:
+            replay.fail_next(500)
+            with pytest.raises(Exception, match="failure asked for by the test") as raised:
+                make_call(call, replay)
+            assert type(raised.value).__name__ == "InternalServerError"
+        pipeline.flush()
+        (span,) = pipeline.memory.get_finished_spans()
+        assert span.status.status_code.name == "ERROR"
+        assert sink.payloads == []
+        assert nonzero(pipeline.exporter.stats()) == {"skipped_error_call": 1}
+
+
+# --- a stream abandoned half way ---------------------------------------------------------
+
+STREAMS = {
+    "openai": recorded_calls("openai__test_chat__test_chat_streaming")[0],
+    "anthropic": recorded_calls(
+        "anthropic__test_messages__test_anthropic_message_streaming_legacy"
+    )[0],
+}
+READ = 3  # events read before the application stops reading
+
+
+def _partial(call: RecordedCall) -> tuple[str, dict[str, Any]]:
+    """The text of the first ``READ`` events the SDK yields (it skips Anthropic's
+    ``ping``), and the usage known by then."""
+    events = [e for e in call.events() if e.get("type") != "ping"][:READ]
+    if call.provider == "anthropic":
+        text = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
+        usage = next(e for e in events if e["type"] == "message_start")["message"]["usage"]
+        return text, {k: usage[k] for k in ("input_tokens", "output_tokens")}
+    return "".join(e["choices"][0]["delta"].get("content") or "" for e in events), {}
+
+
+# What each convention does when the stream is closed unread: (span ended?, finish reason).
+ABANDONED = {
+    "traceloop-openai-0.62.4": (True, None),
+    "openai-v2-2.4b0": (True, "error"),  # util-genai marks the unfinished answer "error"
+    "openinference-openai-0.1.66": (True, None),
+    "traceloop-anthropic-0.62.4": (False, None),  # the span is never ended: nothing to send
+    "openinference-anthropic-3.1.0": (True, None),
+}
+
+
+@pytest.mark.parametrize("tag", list(CONVENTIONS))
+def test_an_abandoned_stream(tag: str) -> None:
+    """The application reads three events, then closes the stream. Where the convention
+    ends its span, one payload is sent with what had arrived: the partial text, no
+    usage (OpenInference-Anthropic: message_start's), the convention's finish reason."""
+    call = STREAMS["anthropic" if "anthropic" in tag else "openai"]
+    ended, finish = ABANDONED[tag]
+    with ReconifySink() as sink, Pipeline(sink) as pipeline:
+        with instrumented(pipeline.provider, tag), LlmReplay([call]) as replay:
+            sdk_client = client(call, replay)
+            with method_of(sdk_client, call)(**call.request) as stream:
+                for read, _event in enumerate(stream, start=1):
+                    if read == READ:
+                        break
+            sdk_client.close()
+        pipeline.flush()
+        spans = pipeline.memory.get_finished_spans()
+        stats = nonzero(pipeline.exporter.stats())
+        payloads = sink.payloads
+    if not ended:
+        assert (list(spans), payloads, stats) == ([], [], {})
+        return
+    (span,) = spans
+    assert span.status.status_code.name != "ERROR"
+    (payload,) = payloads
+    assert stats == {"accepted": 1}
+    text, usage = _partial(call)
+    answer = payload["response"]
+    assert answer["id"] == call.events()[0].get("id", call.events()[0].get("message", {}).get("id"))
+    if call.provider == "anthropic":
+        assert answer["content"] == [{"type": "text", "text": text}]
+        assert (answer["stop_reason"], answer["usage"]) == (finish, usage)
+    else:
+        (choice,) = answer["choices"]
+        assert choice["message"] == {"role": "assistant", "content": text}
+        assert (choice["finish_reason"], answer["usage"]) == (finish, None)

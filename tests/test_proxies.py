@@ -34,10 +34,13 @@ from .hostile_server import (
     Connection,
     Hostile,
     answering,
+    batching,
     dripping,
+    keyed_body,
     reply,
+    sender,
+    spooled,
 )
-from .test_hostile_endpoint import batching, keyed_body, sender, spooled
 
 REMOTE = "https://reconify.test/track"  # never resolved here: the proxy is asked for it
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY")

@@ -1,8 +1,7 @@
 """``map_span`` on LLM-call span names with attribute soups: every value type a span can
 carry on any route (the SDK's, and OTLP's kvlists, arrays and bytes through the bridge)
 in the keys the three conventions' readers probe. Never raises, every payload encodes, and
-a span is skipped for exactly the documented reasons. Plus the dedup rule for a span that
-comes back (a Collector resending a batch the bridge could not deliver)."""
+a span is skipped for exactly the documented reasons."""
 
 from __future__ import annotations
 
@@ -14,12 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconify_otel.core import privacy
-from reconify_otel.core.dedup import RecentCalls, call_key
 from reconify_otel.core.encoding import encode
 from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.llm import llm_flavor
 from reconify_otel.core.mapping import Selection, map_span
-from reconify_otel.core.payload import CallKey, Skip, Skipped
+from reconify_otel.core.payload import Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 
 from .fuzz_strategies import FUZZ, JSON_TEXT, PAYLOAD_KEYS, VALUE
@@ -183,61 +181,3 @@ def test_a_negative_token_count_is_a_bad_attribute_not_usage(name: str, key: str
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (None, 2)
     assert usage["total_tokens"] is None
     assert result.bad_attributes == (key,)
-
-
-# --- the same span again --------------------------------------------------------------------
-
-TRACE = 0x4BF92F3577B34DA6A3CE929D0E0E4736
-
-
-def chat(response_id: str | None) -> dict[str, Any]:
-    message = {"role": "assistant", "content": "4"}
-    return {
-        "reconify": {"format": "openai", "type": "chat"},
-        "response": {"id": response_id, "choices": [{"index": 0, "message": message}]},
-    }
-
-
-def key(payload: dict[str, Any], response_id: str | None, span_id: int) -> CallKey:
-    return call_key(("openai", "chat"), payload["response"], response_id, TRACE, span_id)
-
-
-def first(recent: RecentCalls, response_id: str | None, span_id: int) -> bool:
-    return recent.first_time(key(chat(response_id), response_id, span_id))
-
-
-def test_a_span_sent_again_is_not_its_own_duplicate() -> None:
-    recent = RecentCalls()
-    assert first(recent, "chatcmpl-1", span_id=1)
-    assert first(recent, "chatcmpl-1", span_id=1)  # the Collector resent the batch
-    assert not first(recent, "chatcmpl-1", span_id=2)  # another instrumentation's span
-
-
-def test_a_duplicates_keys_stay_with_the_span_that_was_sent() -> None:
-    """A framework's span without an id was sent; the provider's span is its duplicate,
-    and stays one when it comes back; the framework's span may come back."""
-    recent = RecentCalls()
-    assert first(recent, None, span_id=1)
-    assert not first(recent, "chatcmpl-1", span_id=2)
-    assert not first(recent, "chatcmpl-1", span_id=2)
-    assert first(recent, None, span_id=1)
-    assert not first(recent, None, span_id=3)
-
-
-def test_records_without_a_span_id_are_never_the_same_span() -> None:
-    """The handler's records (span id 0): one call logged twice is still one call."""
-    recent = RecentCalls()
-    assert first(recent, "chatcmpl-1", span_id=0)
-    assert not first(recent, "chatcmpl-1", span_id=0)
-
-
-def test_the_window_stays_bounded_under_twenty_thousand_calls() -> None:
-    """Two keys a call (id and answer), at most twice the window: the oldest go first."""
-    recent = RecentCalls()  # the default window: 10,000 calls
-    for n in range(20_000):
-        payload = chat(f"chatcmpl-{n}")
-        payload["response"]["choices"][0]["message"]["content"] = f"answer {n}"
-        assert recent.first_time(key(payload, f"chatcmpl-{n}", n + 1))
-    assert len(recent) == 20_000
-    assert not first(recent, "chatcmpl-19999", span_id=1)  # remembered: a duplicate
-    assert first(recent, "chatcmpl-0", span_id=1)  # forgotten
