@@ -6,6 +6,8 @@ runs it in tests/test_real_collector_*.py, marker ``collector``.)"""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ from .fuzz_strategies import TRACELOOP_NAMES, over_spans
 
 CONFIG = Path(__file__).resolve().parents[1] / "otel-collector-config.yaml"
 COMMAND = (
-    "python -m reconify_otel.core.conventions.collector_filter --write otel-collector-config.yaml"
+    ".venv/bin/python -m reconify_otel.core.conventions.collector_filter"
+    " --write otel-collector-config.yaml"
 )
 
 
@@ -81,3 +84,15 @@ def test_the_command_prints_and_rewrites(
     assert cf.main(["--write", str(stale)]) == 0
     assert capsys.readouterr().out.endswith("up to date\n")
     assert cf.main(["--bogus"]) == 2
+
+
+def test_the_documented_command_runs_as_written(tmp_path: Path) -> None:
+    """docs/attributes.md's command, run from a copy of the top level with a stale filter."""
+    docs = (CONFIG.parent / "docs" / "attributes.md").read_text()
+    assert f"`{COMMAND}`" in " ".join(docs.split())
+    text = CONFIG.read_text()
+    (tmp_path / CONFIG.name).write_text(text.replace("openai\\\\.chat|", ""))
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])  # the venv running this
+    done = subprocess.run(COMMAND.split(), cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / CONFIG.name).read_text() == text
