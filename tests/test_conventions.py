@@ -29,9 +29,11 @@ from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.llm import select
 from reconify_otel.core.mapping import Selection, map_span
 from reconify_otel.core.record import SpanRecord
+from reconify_otel.handler import reconify_openai_handler
 from reconify_otel.handler.calls import call_record
 
 from .fuzz_strategies import TRACELOOP_NAMES, over_spans
+from .helpers import API_KEY, APP_KEY
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "reconify_otel"
 CONVENTIONS = SRC / "core" / "conventions"
@@ -210,8 +212,18 @@ def test_the_mapping_follows_the_carried_classification(monkeypatch: pytest.Monk
     assert calls == []
 
 
-def test_the_handler_records_carry_their_classification() -> None:
+def test_the_handler_hands_the_mapping_its_records_classified(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handler's records are classified once, by its selection, as the other routes'."""
     record = call_record("chat", '{"model": "m"}', {"id": "chatcmpl-1"}, 0, 1, ({}, {}))
-    assert record is not None
-    assert record.classification == C(Kind.CHAT, OPENINFERENCE)
-    assert repr(record) == repr(dataclasses.replace(record, classification=None))
+    assert record is not None and record.classification is None
+    handler = reconify_openai_handler(
+        app_key=APP_KEY, api_key=API_KEY, endpoint="http://127.0.0.1:9/track"
+    )
+    prepared: list[SpanRecord] = []
+    monkeypatch.setattr(handler._preparer, "prepare", prepared.append)
+    handler._submit(record)
+    handler.close(1.0)
+    assert [r.classification for r in prepared] == [C(Kind.CHAT, OPENINFERENCE)]
+    assert repr(prepared[0]) == repr(dataclasses.replace(record, classification=None))

@@ -54,14 +54,12 @@ class Selection:
     def __call__(self, name: str, attributes: Mapping[str, Any]) -> bool:
         """Run on every span the application makes: an unrelated name answers False after
         one set lookup and one ``startswith``, before any further call."""
-        if name not in CANDIDATE_NAMES and not name.startswith(CANDIDATE_PREFIXES):
-            return False
         return self.classify(name, attributes) is not None
 
     def classify(self, name: str, attributes: Mapping[str, Any]) -> Classification | None:
         """The span's classification when it is of a kind asked for: the routes put it on the
         record (``SpanRecord.classification``) so the mapping does not classify again."""
-        if name not in CANDIDATE_NAMES and not name.startswith(CANDIDATE_PREFIXES):
+        if not self.may_select(name):
             return None
         found = classify(name, attributes)
         if found is None or self._every_kind or found.kind in self._kinds:

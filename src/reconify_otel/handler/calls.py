@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconify_otel import identity
-from reconify_otel.core.conventions import Kind, classify
+from reconify_otel.core.conventions import Kind
 from reconify_otel.core.conventions import openinference as OI
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
 from reconify_otel.core.llm.responses import SDK_ONLY
@@ -93,7 +93,6 @@ def call_record(
         # A Response can come back (or a stream end) with status "failed": an error, not sent.
         is_error=answer.get("status") == "failed" and flavor == RESPONSES,
         trace_id=random.getrandbits(128),
-        classification=classify(name, attributes),  # as selection would find it
     )
 
 

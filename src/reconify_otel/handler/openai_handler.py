@@ -14,6 +14,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from typing_extensions import Unpack
@@ -139,9 +140,10 @@ class ReconifyHandler:
 
     def _submit(self, record: SpanRecord) -> bool:
         """Map, shape and queue one record, if ``interactions`` asks for its kind."""
-        if not self._preparer.selects(record.name, record.attributes):
+        found = self._preparer.selects.classify(record.name, record.attributes)
+        if found is None:
             return False
-        prepared = self._preparer.prepare(record)
+        prepared = self._preparer.prepare(replace(record, classification=found))
         return isinstance(prepared, Prepared) and self._dispatcher.submit(prepared)
 
     def _internal_error(self) -> None:
