@@ -14,6 +14,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+import reconify_otel
 from reconify_otel.bridge.otlp_spans import selected_spans
 from reconify_otel.core import mapping
 from reconify_otel.core.conventions import (
@@ -30,7 +31,6 @@ from reconify_otel.core.llm import select
 from reconify_otel.core.mapping import Selection, map_span
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.handler import reconify_openai_handler
-from reconify_otel.handler.calls import call_record
 
 from .fuzz_strategies import TRACELOOP_NAMES, over_spans
 from .helpers import API_KEY, APP_KEY
@@ -212,18 +212,28 @@ def test_the_mapping_follows_the_carried_classification(monkeypatch: pytest.Monk
     assert calls == []
 
 
-def test_the_handler_hands_the_mapping_its_records_classified(
+def test_the_handler_hands_the_pipeline_the_call_it_saw(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The handler's records are classified once, by its selection, as the other routes'."""
-    record = call_record("chat", '{"model": "m"}', {"id": "chatcmpl-1"}, 0, 1, ({}, {}))
-    assert record is not None and record.classification is None
+    """The handler builds the call from the SDK's request and answer: nothing is written to
+    span attributes to be parsed back, and nothing is classified (the kind is known)."""
+    calls = _count_classifications(monkeypatch)
     handler = reconify_openai_handler(
         app_key=APP_KEY, api_key=API_KEY, endpoint="http://127.0.0.1:9/track"
     )
-    prepared: list[SpanRecord] = []
-    monkeypatch.setattr(handler._preparer, "prepare", prepared.append)
-    handler._submit(record)
+    prepared: list[tuple[SpanRecord, Any]] = []
+    monkeypatch.setattr(handler._preparer, "prepare", lambda *given: prepared.append(given))
+    with reconify_otel.user({"userId": "u-1"}):
+        handler.log_chat(
+            {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+            {"id": "chatcmpl-1", "object": "chat.completion", "model": "m", "choices": []},
+            1_000,
+            2_000,
+        )
     handler.close(1.0)
-    assert [r.classification for r in prepared] == [C(Kind.CHAT, OPENINFERENCE)]
-    assert repr(prepared[0]) == repr(dataclasses.replace(record, classification=None))
+    ((record, call),) = prepared
+    assert calls == []
+    assert dict(record.attributes) == {"user.id": "u-1"}
+    assert (record.start_ns, record.end_ns) == (1_000_000_000, 2_000_000_000)
+    assert call.kind is Kind.CHAT and call.response_id == "chatcmpl-1"
+    assert call.request == {"model": "m", "messages": [{"role": "user", "content": "hi"}]}

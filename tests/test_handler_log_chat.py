@@ -3,6 +3,7 @@ universal ``logChat``, giving the payload the exporter sends for the same call."
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -32,13 +33,18 @@ from .handler_llm_helpers import (
 )
 from .helpers import API_KEY, APP_KEY
 
-# One call of each kind whose every field traceloop records (but ``created``).
-PARITY_CALLS = [
-    calls_of("openai__test_chat__test_chat")[0],
-    calls_of("openai__test_completions__test_completion")[0],
-    calls_of("openai__test_responses__test_responses")[0],
-    *(calls_of(name)[0] for name in ANTHROPIC_CASSETTES),
-]
+
+@functools.cache
+def parity_calls() -> list[RecordedCall]:
+    """One call of each kind whose every field traceloop records (but ``created``)."""
+    return [
+        calls_of("openai__test_chat__test_chat")[0],
+        calls_of("openai__test_completions__test_completion")[0],
+        calls_of("openai__test_responses__test_responses")[0],
+        *(calls_of(name)[0] for name in ANTHROPIC_CASSETTES),
+    ]
+
+
 STARTED_MS, ENDED_MS = 1_774_963_843_123, 1_774_963_844_456
 
 
@@ -78,15 +84,15 @@ def replayed(calls: list[RecordedCall], traced_to: ReconifySink | None = None) -
 def test_log_chat_sends_what_the_exporter_sends_for_the_same_call(
     sink: ReconifySink, in_process_sink: ReconifySink, handler: ReconifyHandler
 ) -> None:
-    answers = replayed(PARITY_CALLS, traced_to=in_process_sink)
-    for call, answer in zip(PARITY_CALLS, answers, strict=True):
+    answers = replayed(parity_calls(), traced_to=in_process_sink)
+    for call, answer in zip(parity_calls(), answers, strict=True):
         fmt = "anthropic" if call.provider == "anthropic" else "openai"
         assert handler.log_chat(call.request, answer, STARTED_MS, ENDED_MS, format=fmt)
     assert handler.flush(5)
     exported = by_response_id(in_process_sink.payloads)
     logged = by_response_id(sink.payloads)
-    assert sorted(logged) == sorted(exported) and len(logged) == len(PARITY_CALLS)
-    for call in PARITY_CALLS:
+    assert sorted(logged) == sorted(exported) and len(logged) == len(parity_calls())
+    for call in parity_calls():
         mine = logged[expected_response(call)["id"]]
         theirs = exported[expected_response(call)["id"]]
         for key in ("reconify", "session", "sessionTimeout", "user", "request"):
@@ -107,13 +113,13 @@ def test_log_chat_sends_what_the_exporter_sends_for_the_same_call(
 def test_log_chat_takes_plain_dicts_like_objects(
     sink: ReconifySink, handler: ReconifyHandler
 ) -> None:
-    for call in PARITY_CALLS:
+    for call in parity_calls():
         fmt = "anthropic" if call.provider == "anthropic" else "openai"
         assert handler.log_chat(call.request, call.answer(), STARTED_MS, ENDED_MS, fmt)
     assert handler.flush(5)
     logged = by_response_id(sink.payloads)
-    assert len(logged) == len(PARITY_CALLS)
-    for call in PARITY_CALLS:
+    assert len(logged) == len(parity_calls())
+    for call in parity_calls():
         payload = logged[expected_response(call)["id"]]
         assert payload["request"] == expected_request(call)
         assert payload["response"] == expected_response(call)
@@ -148,7 +154,7 @@ def test_anthropic_tool_use_answer_as_the_message_object(
 def test_the_same_call_logged_twice_is_sent_once(
     sink: ReconifySink, handler: ReconifyHandler
 ) -> None:
-    call = PARITY_CALLS[0]
+    call = parity_calls()[0]
     assert handler.log_chat(call.request, call.answer())
     assert handler.log_chat(call.request, call.answer()) is False
     assert handler.flush(5)
@@ -162,7 +168,7 @@ def test_missing_times_are_now_and_bad_ones_never_zero(
     import time
 
     before = int(time.time() * 1000)
-    call = PARITY_CALLS[0]
+    call = parity_calls()[0]
     assert handler.log_chat(call.request, call.answer(), None, "soon")  # type: ignore[arg-type]
     assert handler.flush(5)
     stamps = sink.payloads[0]["timestamps"]
@@ -172,7 +178,7 @@ def test_missing_times_are_now_and_bad_ones_never_zero(
 def test_bad_input_is_skipped_counted_and_never_raised(
     sink: ReconifySink, handler: ReconifyHandler, caplog: pytest.LogCaptureFixture
 ) -> None:
-    call = PARITY_CALLS[0]
+    call = parity_calls()[0]
     assert handler.log_chat("not a dict", call.answer()) is False  # type: ignore[arg-type]
     assert handler.log_chat(call.request, None) is False
     assert handler.log_chat(call.request, call.answer(), format="gemini") is False
@@ -185,7 +191,7 @@ def test_bad_input_is_skipped_counted_and_never_raised(
 
 def test_capture_content_off_sends_no_texts(sink: ReconifySink) -> None:
     handler = handler_for(None, sink.url, capture_content=False)
-    call = PARITY_CALLS[0]
+    call = parity_calls()[0]
     assert handler.log_chat(call.request, call.answer())
     assert handler.close(5)
     (payload,) = sink.payloads
@@ -207,7 +213,7 @@ class _Unreadable:
 def test_a_failure_of_ours_is_counted_logged_once_and_never_raised(
     sink: ReconifySink, handler: ReconifyHandler, caplog: pytest.LogCaptureFixture
 ) -> None:
-    call = PARITY_CALLS[0]
+    call = parity_calls()[0]
     assert handler.log_chat(call.request, _Unreadable()) is False
     assert handler.log_chat(call.request, _Unreadable()) is False
     assert handler.flush(5)

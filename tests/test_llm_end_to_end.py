@@ -132,10 +132,8 @@ def nonzero(stats: dict[str, int]) -> dict[str, int]:
 # --- a call that fails -------------------------------------------------------------------
 
 FIRST_OF_EACH_PROVIDER = {
-    "openai": recorded_calls("openai__test_chat__test_chat")[0],
-    "anthropic": recorded_calls("anthropic__test_messages__test_anthropic_message_create_legacy")[
-        0
-    ],
+    "openai": "openai__test_chat__test_chat",
+    "anthropic": "anthropic__test_messages__test_anthropic_message_create_legacy",
 }
 
 
@@ -144,7 +142,7 @@ def test_a_failed_call_sends_nothing_and_is_counted(tag: str) -> None:
     """The provider answers 500 and the SDK raises: every convention ends its span with
     ERROR status, and Reconify's modules log nothing for a call that raised."""
     provider = "anthropic" if "anthropic" in tag else "openai"
-    call = FIRST_OF_EACH_PROVIDER[provider]
+    call = recorded_calls(FIRST_OF_EACH_PROVIDER[provider])[0]
     with ReconifySink() as sink, Pipeline(sink) as pipeline:
         with instrumented(pipeline.provider, tag), LlmReplay([call]) as replay:
             replay.fail_next(500)
@@ -161,10 +159,8 @@ def test_a_failed_call_sends_nothing_and_is_counted(tag: str) -> None:
 # --- a stream abandoned half way ---------------------------------------------------------
 
 STREAMS = {
-    "openai": recorded_calls("openai__test_chat__test_chat_streaming")[0],
-    "anthropic": recorded_calls(
-        "anthropic__test_messages__test_anthropic_message_streaming_legacy"
-    )[0],
+    "openai": "openai__test_chat__test_chat_streaming",
+    "anthropic": "anthropic__test_messages__test_anthropic_message_streaming_legacy",
 }
 READ = 3  # events read before the application stops reading
 
@@ -195,7 +191,7 @@ def test_an_abandoned_stream(tag: str) -> None:
     """The application reads three events, then closes the stream. Where the convention
     ends its span, one payload is sent with what had arrived: the partial text, no
     usage (OpenInference-Anthropic: message_start's), the convention's finish reason."""
-    call = STREAMS["anthropic" if "anthropic" in tag else "openai"]
+    call = recorded_calls(STREAMS["anthropic" if "anthropic" in tag else "openai"])[0]
     ended, finish = ABANDONED[tag]
     with ReconifySink() as sink, Pipeline(sink) as pipeline:
         with instrumented(pipeline.provider, tag), LlmReplay([call]) as replay:

@@ -17,6 +17,7 @@ from reconify_otel.core import privacy, size_caps
 from reconify_otel.core.dedup import RecentCalls
 from reconify_otel.core.encoding import encode, masked
 from reconify_otel.core.interaction import Interaction
+from reconify_otel.core.llm import LlmCall
 from reconify_otel.core.mapping import Selection, map_span
 from reconify_otel.core.payload import Defaults, Payload, Skip, Skipped
 from reconify_otel.core.record import SpanRecord
@@ -55,11 +56,12 @@ class Preparer:
         self.selects = Selection(settings.interactions)
         self._recent_calls = RecentCalls()
 
-    def prepare(self, record: SpanRecord) -> Prepared | Skipped:
+    def prepare(self, record: SpanRecord, call: LlmCall | None = None) -> Prepared | Skipped:
         """The request body for one span, or why there is none (counted). Never raises:
-        one span nothing foresaw must not cost the rest of its batch."""
+        one span nothing foresaw must not cost the rest of its batch. ``call``: a call seen
+        directly (the handler's), ``record`` then being its envelope only."""
         try:
-            return self._prepare(record)
+            return self._prepare(record, call)
         except Exception as error:  # RecursionError from absurd nesting, and the unknown
             self._counters.add(Event.SKIPPED_UNMAPPABLE)
             self._log.warning(
@@ -67,8 +69,8 @@ class Preparer:
             )
             return Skipped(Skip.UNMAPPABLE, type(error).__name__)
 
-    def _prepare(self, record: SpanRecord) -> Prepared | Skipped:
-        mapped = map_span(record, self._defaults)
+    def _prepare(self, record: SpanRecord, call: LlmCall | None) -> Prepared | Skipped:
+        mapped = map_span(record, self._defaults, call)
         if (
             isinstance(mapped, Interaction)
             and mapped.call_key is not None

@@ -21,7 +21,7 @@ from reconify_otel.core.conventions.genai import ERROR_TYPE
 from reconify_otel.core.dedup import call_key
 from reconify_otel.core.envelope import interaction
 from reconify_otel.core.interaction import FORMATS, Interaction
-from reconify_otel.core.llm import map_call
+from reconify_otel.core.llm import LlmCall, map_call
 from reconify_otel.core.payload import (
     INTERACTION_KINDS,
     NO_DEFAULTS,
@@ -51,6 +51,10 @@ class Selection:
         attributes (an SDK span builds a new view of them on every read)."""
         return name in CANDIDATE_NAMES or name.startswith(CANDIDATE_PREFIXES)
 
+    def takes(self, kind: Kind) -> bool:
+        """Whether ``interactions`` asks for this kind (for calls known without a span)."""
+        return kind in self._kinds
+
     def __call__(self, name: str, attributes: Mapping[str, Any]) -> bool:
         """Run on every span the application makes: an unrelated name answers False after
         one set lookup and one ``startswith``, before any further call."""
@@ -70,20 +74,27 @@ class Selection:
 is_selected = Selection()
 
 
-def map_span(span: SpanRecord, defaults: Defaults = NO_DEFAULTS) -> Interaction | Skipped:
+def map_span(
+    span: SpanRecord, defaults: Defaults = NO_DEFAULTS, call: LlmCall | None = None
+) -> Interaction | Skipped:
     """Map a selected span to an interaction, by the classification it carries
-    (a record built without selecting is classified here)."""
+    (a record built without selecting is classified here). ``call``: the call itself,
+    where the caller saw it (the handler); the record then gives only its envelope."""
+    if call is not None:
+        return _map_call(span, call, defaults)
     found = span.classification or classify(span.name, span.attributes)
     if found is not None and found.kind is not Kind.ASSISTANT:
         return _map_call(span, found, defaults)
     return map_run(span, defaults)
 
 
-def _map_call(span: SpanRecord, found: Classification, defaults: Defaults) -> Interaction | Skipped:
+def _map_call(
+    span: SpanRecord, found: Classification | LlmCall, defaults: Defaults
+) -> Interaction | Skipped:
     attrs = span.attributes
     if span.is_error:
         return Skipped(Skip.ERROR_CALL, str(attrs.get(ERROR_TYPE) or "error status"))
-    call = map_call(found, attrs)
+    call = map_call(found, attrs) if isinstance(found, Classification) else found
     if isinstance(call, str):
         return Skipped(Skip.NO_ANSWER, call)
     kind = FORMATS[call.kind]

@@ -36,6 +36,7 @@ from reconify_otel.delivery.spool_fs import (
     FILE_FLAGS,
     check_base,
     chosen_base,
+    open_own,
     opened,
     own,
     read_all,
@@ -353,10 +354,7 @@ class Spool:
         if name in self._skipped:
             return None
         try:
-            fd = os.open(name, os.O_RDWR | FILE_FLAGS, dir_fd=folder)
-            if not own(fd):
-                os.close(fd)
-                raise PermissionError(0, "not a file of this user's")
+            fd, opened_as = open_own(folder, name, os.O_RDWR)
         except FileNotFoundError:
             return None
         except OSError as error:  # a directory, a symlink, another user's file
@@ -374,7 +372,7 @@ class Spool:
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_ino != os.stat(name, dir_fd=folder, follow_symlinks=False).st_ino:
+            if opened_as.st_ino != os.stat(name, dir_fd=folder, follow_symlinks=False).st_ino:
                 raise FileNotFoundError(name)
         except OSError:
             os.close(fd)

@@ -85,13 +85,14 @@ def refusal(info: os.stat_result) -> str | None:
     return None
 
 
-def open_own(folder: int, name: str) -> tuple[int, os.stat_result]:
-    """``name`` in ``folder`` opened to read, and its ``fstat``, if it is a regular file of
-    this user's: never through a symlink, a FIFO or device never even opened (and never
-    blocking if one is swapped in). PermissionError saying why not; FileNotFoundError."""
+def open_own(folder: int, name: str, access: int = os.O_RDONLY) -> tuple[int, os.stat_result]:
+    """``name`` in ``folder`` opened for ``access`` (read, or read-write to lock it), and
+    its ``fstat``, if it is a regular file of this user's: never through a symlink, a FIFO
+    or device never even opened (and never blocking if one is swapped in).
+    PermissionError saying why not; FileNotFoundError."""
     why = refusal(os.stat(name, dir_fd=folder, follow_symlinks=False))
     if why is None:
-        fd = os.open(name, os.O_RDONLY | FILE_FLAGS, dir_fd=folder)
+        fd = os.open(name, access | FILE_FLAGS, dir_fd=folder)
         info = os.fstat(fd)
         why = refusal(info)  # swapped after the look
         if why is None:

@@ -1,11 +1,11 @@
-"""A plain LLM call the handler saw (its keyword arguments, the provider's answer) as the
-record the one mapping reads.
+"""A plain LLM call the handler saw (its keyword arguments, the provider's answer) as
+the call the one mapping shapes, and the record around it that carries the envelope
+(times, user, session).
 
-OpenInference's span layout holds exactly that: the request body and the answer as JSON
-(``input.value`` / ``output.value``), which ``core.llm`` filters to the documented
-shapes (a ``Response`` becomes the chat shape). So the handler writes that layout and
-lets ``map_span`` do the rest: no second mapping, and the same call gives the same
-payload whichever route it took.
+The request and the answer are what went over the wire, so they are filtered to the
+documented shapes as OpenInference's ``input.value``/``output.value`` are
+(``core.llm.openinference.map_bodies``): the same call gives the same payload whichever
+route it took.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any
 
 from reconify_otel import identity
 from reconify_otel.core.conventions import Kind
-from reconify_otel.core.conventions import openinference as OI
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
+from reconify_otel.core.llm.openinference import map_bodies
 from reconify_otel.core.llm.responses import SDK_ONLY
+from reconify_otel.core.llm.shapes import LlmCall
+from reconify_otel.core.llm.values import as_dict, parse_json
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.core.run_attributes import to_dict
 
-# The OpenInference span name of each call.
-SPAN_NAMES = OI.SPAN_NAME_OF
 # The object each OpenAI answer says it is, and the call it answers.
 _OPENAI_OBJECTS = {"chat.completion": CHAT, "text_completion": COMPLETION, "response": RESPONSES}
 
@@ -62,16 +62,16 @@ def flavor_of(
     return None
 
 
-def call_record(
-    flavor: str,
+def known_call(
+    flavor: Kind,
     request: str,
     response: Any,
     start_ns: int,
     end_ns: int,
     captured: identity.Captured,
-) -> SpanRecord | None:
-    """The call (``request``: from ``request_text``) as a record for ``Preparer.prepare``;
-    None when the answer is no object.
+) -> tuple[SpanRecord, LlmCall] | None:
+    """The call (``request``: from ``request_text``) and its envelope's record, for
+    ``Preparer.prepare``; None when the answer is no object.
 
     Each call gets its own random trace id: calls without a provider id are then never
     taken for duplicates of one another (``core.dedup``), while one call logged twice is.
@@ -79,21 +79,20 @@ def call_record(
     answer = to_dict(response)
     if answer is None:
         return None
-    name = SPAN_NAMES[Kind(flavor)]
-    attributes = {
-        OI.SPAN_KIND: OI.LLM,
-        OI.INPUT_VALUE: request,
-        OI.OUTPUT_VALUE: json.dumps(answer, default=_json_value),
-    }
-    return SpanRecord(
-        name=name,
-        attributes=identity.with_identity(attributes, captured),
+    # JSON values only, as sent: SDK objects dumped, NaN and infinities null.
+    body_in = parse_json(request)
+    body_out = parse_json(json.dumps(answer, default=_json_value))
+    call = map_bodies(flavor, as_dict(body_in), as_dict(body_out))
+    record = SpanRecord(
+        name=flavor.value,
+        attributes=identity.with_identity({}, captured),
         start_ns=start_ns,
         end_ns=max(start_ns, end_ns),
         # A Response can come back (or a stream end) with status "failed": an error, not sent.
         is_error=answer.get("status") == "failed" and flavor == RESPONSES,
         trace_id=random.getrandbits(128),
     )
+    return record, call
 
 
 def _json_value(value: Any) -> Any:

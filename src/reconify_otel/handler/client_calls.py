@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconify_otel import identity
+from reconify_otel.core.conventions import Kind
 from reconify_otel.core.llm.genai import CHAT, COMPLETION, RESPONSES
 from reconify_otel.handler.calls import request_text
 from reconify_otel.handler.streams import StreamLog, is_stream, observe
@@ -33,7 +34,7 @@ METHODS = (
 )
 
 # (flavor, request JSON, answer or None, start ns, end ns, identity at the call) -> queued
-LogCall = Callable[[str, str, Any, int, int, identity.Captured], bool]
+LogCall = Callable[[Kind, str, Any, int, int, identity.Captured], bool]
 
 
 class ClientCalls:
@@ -66,7 +67,7 @@ class ClientCalls:
                 delattr(resource, method)
         self._wrapped.clear()
 
-    def _wrapper(self, original: Any, flavor: str) -> Any:
+    def _wrapper(self, original: Any, flavor: Kind) -> Any:
         """One wrapper for sync and async clients: the SDK's async ``create`` is a plain
         function returning a coroutine, which is awaited here before its result is seen."""
 
@@ -84,7 +85,7 @@ class ClientCalls:
         return create
 
     async def _awaited(
-        self, flavor: str, started: tuple[int, str, identity.Captured] | None, pending: Any
+        self, flavor: Kind, started: tuple[int, str, identity.Captured] | None, pending: Any
     ) -> Any:
         result = await pending
         self._returned(flavor, started, result)
@@ -100,7 +101,7 @@ class ClientCalls:
             return None
 
     def _returned(
-        self, flavor: str, started: tuple[int, str, identity.Captured] | None, result: Any
+        self, flavor: Kind, started: tuple[int, str, identity.Captured] | None, result: Any
     ) -> None:
         if started is None:
             return

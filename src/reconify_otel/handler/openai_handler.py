@@ -3,9 +3,10 @@ client's LLM calls, ``log_assistant(run, in, out)`` Assistants runs and ``log_ch
 any chat call (Reconify's universal ``logChat``).
 
 Parity with Reconify's modules for code that does not run OpenTelemetry, minus their
-defects: runs and calls become the same records the instrumentations produce
-(``run_attributes``, ``handler.calls``) and pass through the same mapping, so every route
-sends the same payload; sending happens on a background thread, never on the caller's.
+defects: a run becomes the record AssistantsInstrumentor produces (``run_attributes``), a
+call is shaped by the filters OpenInference's bodies go through (``handler.calls``), and
+both pass through the one pipeline, so every route sends the same payload; sending
+happens on a background thread, never on the caller's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 from typing_extensions import Unpack
 
 from reconify_otel import identity
+from reconify_otel.core.conventions import Kind
+from reconify_otel.core.llm import LlmCall
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.core.run_attributes import (
     ERROR_STATUSES,
@@ -29,7 +32,7 @@ from reconify_otel.core.run_attributes import (
 )
 from reconify_otel.delivery.durable import DurableSender
 from reconify_otel.delivery.worker import Dispatcher
-from reconify_otel.handler.calls import call_record, flavor_of, request_text
+from reconify_otel.handler.calls import flavor_of, known_call, request_text
 from reconify_otel.handler.client_calls import ClientCalls
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Event, Stats, delivery_counters
@@ -120,7 +123,7 @@ class ReconifyHandler:
 
     def _log_call(
         self,
-        flavor: str,
+        flavor: Kind,
         request: str,
         answer: Any,
         start_ns: int,
@@ -131,19 +134,24 @@ class ReconifyHandler:
         if answer is None:  # a stream abandoned before its first chunk
             self._counters.add(Event.SKIPPED_NO_ANSWER)
             return False
-        record = call_record(flavor, request, answer, start_ns, end_ns, captured)
-        if record is None:
+        if not self._preparer.selects.takes(flavor):
+            return False
+        known = known_call(flavor, request, answer, start_ns, end_ns, captured)
+        if known is None:
             self._counters.add(Event.SKIPPED_BAD_INPUT)
             self._log.warning("bad-answer", "an LLM call returned no object to log; skipped")
             return False
-        return self._submit(record)
+        return self._submit(*known)
 
-    def _submit(self, record: SpanRecord) -> bool:
-        """Map, shape and queue one record, if ``interactions`` asks for its kind."""
-        found = self._preparer.selects.classify(record.name, record.attributes)
-        if found is None:
-            return False
-        prepared = self._preparer.prepare(replace(record, classification=found))
+    def _submit(self, record: SpanRecord, call: LlmCall | None = None) -> bool:
+        """Map, shape and queue one record (or call), if ``interactions`` asks for its
+        kind."""
+        if call is None:
+            found = self._preparer.selects.classify(record.name, record.attributes)
+            if found is None:
+                return False
+            record = replace(record, classification=found)
+        prepared = self._preparer.prepare(record, call)
         return isinstance(prepared, Prepared) and self._dispatcher.submit(prepared)
 
     def _internal_error(self) -> None:

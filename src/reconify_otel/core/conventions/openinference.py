@@ -40,14 +40,6 @@ SPAN_KINDS = {
     "beta.messages.stream": Kind.ANTHROPIC,
     "beta.messages.parse": Kind.ANTHROPIC,
 }
-# The name this project writes for each kind (the handler's records).
-SPAN_NAME_OF = {
-    Kind.CHAT: "ChatCompletion",
-    Kind.COMPLETION: "Completion",
-    Kind.RESPONSES: "Response",
-    Kind.ANTHROPIC: "messages.create",
-}
-
 _BY_NAME = {
     name: Classification(kind, Convention.OPENINFERENCE) for name, kind in SPAN_KINDS.items()
 }

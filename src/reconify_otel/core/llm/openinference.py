@@ -37,19 +37,31 @@ def map_openinference(flavor: Kind, attrs: Attrs) -> LlmCall | str:
         return "the span holds no response (no output.value, model or token counts)"
     request = _request(flavor, attrs, body_in, params)
     response = _FILTERS[flavor](body_out) if body_out is not None else _bare(flavor, attrs, bad)
+    return _call(flavor, request, response, (body_in or {}, params, body_out or {}), bad)
+
+
+def map_bodies(flavor: Kind, body_in: Json, body_out: Json) -> LlmCall:
+    """A call known by its request body and answer as they went over the wire (the
+    handler's): the same filters as ``input.value``/``output.value``, nothing to parse."""
+    request = _request(flavor, {}, body_in, {})
+    return _call(flavor, request, _FILTERS[flavor](body_out), (body_in, {}, body_out), [])
+
+
+def _call(
+    flavor: Kind, request: Json, response: Json, sources: tuple[Json, Json, Json], bad: list[str]
+) -> LlmCall:
+    """``sources``: the request body, invocation parameters and answer the ids come from."""
     return LlmCall(
         kind=flavor,
         request=request,
         response=response,
         response_id=as_str(response.get("id")),
-        conversation_id=responses.conversation_of(body_in or {}, params, body_out or {})
-        if flavor == RESPONSES
-        else None,
+        conversation_id=responses.conversation_of(*sources) if flavor == RESPONSES else None,
         bad_attributes=tuple(bad),
     )
 
 
-def _request(flavor: str, attrs: Attrs, body_in: Json | None, params: Json) -> Json:
+def _request(flavor: Kind, attrs: Attrs, body_in: Json | None, params: Json) -> Json:
     """The request body as sent, or (content hidden) its parameters with the content null."""
     if body_in is not None:
         body = {k: v for k, v in body_in.items() if k not in SDK_ONLY}
