@@ -256,3 +256,9 @@ def offline_preparer(**options: Any) -> Preparer:
     """The step every route shares (map, shape, encode), with settings that never send."""
     settings = resolve(endpoint="http://127.0.0.1:9/track", app_key="a", api_key="b", **options)
     return Preparer(settings, Counters(), resolve_personal=None)
+
+
+# What ``opentelemetry-instrument`` tests of Assistants apps switch off: HTTP clients (their
+# spans are noise here) and the frameworks' instrumentations the test extra installs, which
+# these apps never use (auto-instrumenting LiteLLM alone imports it: about 2.5 s a run).
+UNRELATED_INSTRUMENTATIONS = "requests,urllib3,httpx,langchain,openai_agents,litellm"

@@ -11,6 +11,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
 
 from reconify_otel.bridge import BridgeApp
+from reconify_otel.bridge.otlp_spans import selected_spans
 from reconify_otel.offline.sink import Answer, ReconifySink
 
 from .bridge_helpers import bridges, post, protobuf
@@ -90,14 +91,22 @@ def _with_kvlist(body: bytes, key: str) -> bytes:
     return request.SerializeToString()
 
 
-@pytest.mark.parametrize("key", ["gen_ai.provider.name", "gen_ai.system"])
+@pytest.mark.parametrize(
+    "key", ["gen_ai.provider.name", "gen_ai.system", "gen_ai.operation.name", "llm.provider"]
+)
 def test_a_kvlist_provider_does_not_cost_the_rest_of_the_batch(
     key: str, sink: ReconifySink, bridge: tuple[str, BridgeApp]
 ) -> None:
-    """``chat {model}`` spans are selected by their provider; one whose provider is a kvlist
-    is not an OpenAI or Anthropic call, and the batch's other call is still sent."""
+    """Spans are selected by their operation and provider; one whose operation or provider
+    is a kvlist (which cannot even be looked up) is no OpenAI or Anthropic call, and the
+    batch's other call is still sent: a 200, not a 500 that loses the batch."""
     official = {"gen_ai.operation.name": "chat", "gen_ai.response.id": "chatcmpl-official"}
-    spans = [make_span("chat gpt-4o-mini", official), make_span("openai.chat", CHAT)]
+    framework = {"openinference.span.kind": "LLM", "output.value": "an answer"}
+    spans = [
+        make_span("chat gpt-4o-mini", official),
+        make_span("chat_step", framework),  # an OpenInference framework span named so
+        make_span("openai.chat", CHAT),
+    ]
     response = post(bridge[0], _with_kvlist(protobuf(spans), key))
     assert response.status_code == 200 and response.content == b""
     assert [p["response"]["id"] for p in sink.payloads] == ["chatcmpl-adversarial-1"]
@@ -126,3 +135,18 @@ def test_the_interactions_option_filters_on_the_bridge_route(
     assert response.status_code == 200 and response.content == b""
     assert [p["reconify"]["type"] for p in sink.payloads] == sent
     assert app.stats()["selected_spans"] == len(sent)
+
+
+def test_a_long_scope_name_is_kept_once_and_capped() -> None:
+    """The dedup window keeps each call's scope: a client's megabyte-long scope name must
+    cost one short shared string, not a copy per span."""
+    spans = [
+        make_span("openai.chat", {**CHAT, "gen_ai.response.id": f"chatcmpl-{n}"}) for n in range(3)
+    ]
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(protobuf(spans))
+    request.resource_spans[0].scope_spans[0].scope.name = "x" * 1_000_000
+    records = list(selected_spans(request))
+    assert len(records) == 3
+    assert records[0].scope == "x" * 128
+    assert all(record.scope is records[0].scope for record in records)

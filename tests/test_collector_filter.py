@@ -46,11 +46,12 @@ def _regexes() -> list[str]:
 
 def _kept(name: str, attributes: dict[str, Any]) -> bool:
     """The generated condition, evaluated here: the Collector keeps the span when true."""
-    names, chat, agent = (re.compile(p) for p in _regexes())
+    names, agent = (re.compile(p) for p in _regexes())
     return bool(
         names.search(name)
         or attributes.get("openinference.span.kind") == "LLM"
-        or (chat.search(name) and attributes.get("gen_ai.operation.name") == "chat")
+        or attributes.get("gen_ai.operation.name")
+        in ("chat", "text_completion", "generate_content")
         or (agent.search(name) and attributes.get("openai.assistants.run.id") is not None)
     )
 

@@ -4,6 +4,7 @@ convention owns its names (no attribute-name literal elsewhere in src/)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import tokenize
 from collections.abc import Iterator, Mapping
@@ -20,17 +21,21 @@ from reconify_otel.core import mapping
 from reconify_otel.core.conventions import (
     CANDIDATE_NAMES,
     CANDIDATE_PREFIXES,
+    MARKERS,
     Classification,
     Convention,
     Kind,
     classify,
     wants_identity,
 )
+from reconify_otel.core.conventions.logfire import call_start_ns
 from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.llm import select
 from reconify_otel.core.mapping import Selection, map_span
+from reconify_otel.core.payload import Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.handler import reconify_openai_handler
+from reconify_otel.runtime.events import Event
 
 from .fuzz_strategies import TRACELOOP_NAMES, over_spans
 from .helpers import API_KEY, APP_KEY
@@ -111,8 +116,37 @@ CASES: list[tuple[str, dict[str, Any], Classification | None]] = [
         {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic"},
         C(Kind.ANTHROPIC, GENAI),
     ),
-    ("chat x", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "cohere"}, None),
-    ("chatbot", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}, None),
+    (
+        "chat x",
+        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "cohere"},
+        C(Kind.CHAT, GENAI, unsupported_provider="cohere"),
+    ),
+    # Any name: a framework's span (LangChain's ``ChatOpenAI.chat``, ``litellm_request``).
+    (
+        "chatbot",
+        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"},
+        C(Kind.CHAT, GENAI),
+    ),
+    (
+        "litellm_request",
+        {"gen_ai.operation.name": "text_completion", "gen_ai.system": "openai"},
+        C(Kind.COMPLETION, GENAI),
+    ),
+    (
+        "ChatOpenAI",
+        {"openinference.span.kind": "LLM", "llm.provider": "openai"},
+        C(Kind.CHAT, Convention.OPENINFERENCE_MESSAGES),
+    ),
+    (
+        "response",
+        {
+            "openinference.span.kind": "LLM",
+            "llm.system": "openai",
+            "output.value": '{"id": "resp_1", "object": "response"}',
+        },
+        C(Kind.RESPONSES, Convention.OPENINFERENCE_MESSAGES),
+    ),
+    ("Assistant", {"openinference.span.kind": "AGENT", "llm.system": "openai"}, None),
     ("ChatCompletion", {"openinference.span.kind": "LLM"}, C(Kind.CHAT, OPENINFERENCE)),
     ("messages.create", {"openinference.span.kind": "LLM"}, C(Kind.ANTHROPIC, OPENINFERENCE)),
     ("ChatCompletion", {"openinference.span.kind": "CHAIN"}, None),
@@ -142,12 +176,17 @@ def test_selection_returns_the_classification_of_the_kinds_asked_for() -> None:
 
 
 @over_spans
-def test_a_name_outside_the_candidates_is_never_classified(
+def test_a_span_outside_the_candidates_is_never_classified(
     name: str, attributes: dict[str, Any]
 ) -> None:
+    """The exporter reads no attribute value of a span ``may_select`` turns down."""
     if classify(name, attributes) is not None:
-        assert name in CANDIDATE_NAMES or name.startswith(CANDIDATE_PREFIXES)
-        assert Selection.may_select(name)
+        assert (
+            name in CANDIDATE_NAMES
+            or name.startswith(CANDIDATE_PREFIXES)
+            or not MARKERS.isdisjoint(attributes)
+        )
+        assert Selection.may_select(name, attributes)
 
 
 @over_spans
@@ -169,11 +208,11 @@ def _count_classifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     carries none); the LLM mapping must never classify at all."""
     calls: list[str] = []
 
-    def counted(name: str, attributes: Mapping[str, Any]) -> Classification | None:
+    def counted(name: str, attributes: Mapping[str, Any], scope: str = "") -> Classification | None:
         calls.append(name)
-        return classify(name, attributes)
+        return classify(name, attributes, scope)
 
-    def refused(name: str, attributes: Mapping[str, Any]) -> Classification | None:
+    def refused(name: str, attributes: Mapping[str, Any], scope: str = "") -> Classification | None:
         raise AssertionError(f"{name} classified again")
 
     monkeypatch.setattr(mapping, "classify", counted)
@@ -237,3 +276,116 @@ def test_the_handler_hands_the_pipeline_the_call_it_saw(
     assert (record.start_ns, record.end_ns) == (1_000_000_000, 2_000_000_000)
     assert call.kind is Kind.CHAT and call.response_id == "chatcmpl-1"
     assert call.request == {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+
+
+# --- framework spans: by attributes, with the scope where a provider's names must say ---
+
+
+def test_a_provider_instrumentations_other_api_calls_are_not_calls() -> None:
+    """OpenInference's openai instrumentation records every API call (an Assistants run,
+    a thread) as an LLM span: from its scope only the call names are calls; the same span
+    from a framework's scope is one."""
+    attributes = {"openinference.span.kind": "LLM", "llm.provider": "openai"}
+    assert classify("Run", attributes, "openinference.instrumentation.openai") is None
+    assert classify("Thread", attributes, "openinference.instrumentation.anthropic") is None
+    assert classify("ChatCompletion", attributes, "openinference.instrumentation.openai") == C(
+        Kind.CHAT, OPENINFERENCE
+    )
+    framework = C(Kind.CHAT, Convention.OPENINFERENCE_MESSAGES)
+    assert (
+        classify("ChatOpenAI", attributes, "openinference.instrumentation.langchain") == framework
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "attributes", "expected"),
+    [
+        # A kvlist from the bridge where text belongs: never looked up, never raising.
+        ("x", {"gen_ai.operation.name": {"k": "v"}, "gen_ai.provider.name": "openai"}, None),
+        ("x", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": {"k": "v"}}, None),
+        (
+            "x",
+            {"openinference.span.kind": "LLM", "llm.provider": {"k": "v"}},
+            C(Kind.CHAT, Convention.OPENINFERENCE_MESSAGES, unsupported_provider="unknown"),
+        ),
+        # A framework's span whose name starts like the official ``chat {model}``.
+        (
+            "chat_step",
+            {"openinference.span.kind": "LLM", "llm.provider": "openai"},
+            C(Kind.CHAT, Convention.OPENINFERENCE_MESSAGES),
+        ),
+        # An answer's text (LiteLLM's output.value) holding the words is no Responses object.
+        (
+            "completion",
+            {
+                "openinference.span.kind": "LLM",
+                "llm.provider": "openai",
+                "output.value": 'Use {"object": "response"} here',
+            },
+            C(Kind.CHAT, Convention.OPENINFERENCE_MESSAGES),
+        ),
+    ],
+)
+def test_hostile_or_odd_framework_spans(
+    name: str, attributes: dict[str, Any], expected: Classification | None
+) -> None:
+    assert classify(name, attributes) == expected
+
+
+def test_a_provider_without_a_reconify_format_is_skipped_and_counted() -> None:
+    record = SpanRecord(
+        "chat mistral-large",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "mistral_ai",
+            "gen_ai.response.id": "cmpl-1",
+            "gen_ai.output.messages": '[{"role": "assistant", "parts": []}]',
+        },
+        0,
+        1,
+    )
+    found = Selection().classify(record.name, record.attributes)
+    assert found == C(Kind.CHAT, GENAI, unsupported_provider="mistral_ai")
+    skipped = map_span(dataclasses.replace(record, classification=found))
+    assert skipped == Skipped(Skip.UNSUPPORTED_PROVIDER, "mistral_ai")
+    assert Event.skipped(Skip.UNSUPPORTED_PROVIDER).value == "skipped_unsupported_provider"
+
+
+@pytest.mark.parametrize(
+    ("scope", "wanted"),
+    [
+        ("opentelemetry.instrumentation.langchain", True),
+        ("openinference.instrumentation.openai_agents", True),
+        ("logfire.openai", True),
+        ("litellm", True),
+        ("opentelemetry.instrumentation.requests", False),
+        ("", False),
+    ],
+)
+def test_identity_goes_on_every_span_of_an_llm_instrumentation(scope: str, wanted: bool) -> None:
+    """Frameworks write their attributes after the span started: at its start only the
+    scope tells that it concerns model calls."""
+    assert wants_identity("ChatOpenAI.chat", {}, scope) is wanted
+
+
+S = 5_000_000_000  # the log span's start and end, ns
+
+
+@pytest.mark.parametrize(
+    ("start", "attributes", "expected"),
+    [
+        (S, {"logfire.span_type": "log", "duration": 1.5}, S - 1_500_000_000),
+        (S, {"logfire.span_type": "span", "duration": 1.5}, S),  # not a log span
+        (S - 1, {"logfire.span_type": "log", "duration": 1.5}, S - 1),  # a duration of its own
+        (S, {"logfire.span_type": "log", "duration": "1.5"}, S),
+        (S, {"logfire.span_type": "log", "duration": -1}, S),
+        (S, {"logfire.span_type": "log", "duration": math.nan}, S),
+        (S, {"logfire.span_type": "log", "duration": True}, S),
+        (S, {"logfire.span_type": "log", "duration": 6.0}, S),  # before 0: not a duration
+    ],
+)
+def test_a_logfire_streamed_answer_is_timed_from_the_calls_start(
+    start: int, attributes: dict[str, Any], expected: int
+) -> None:
+    assert call_start_ns(start, S, attributes, "logfire.openai") == expected
+    assert call_start_ns(start, S, attributes, "another.tool") == start  # Logfire's only

@@ -26,7 +26,15 @@ from reconify_otel import ReconifySpanExporter
 from reconify_otel.core import attributes as A
 from reconify_otel.offline.sink import Answer, ReconifySink
 
-from .helpers import API_KEY, APP_KEY, CURRENT, OWN, make_span, run_attributes
+from .helpers import (
+    API_KEY,
+    APP_KEY,
+    CURRENT,
+    OWN,
+    UNRELATED_INSTRUMENTATIONS,
+    make_span,
+    run_attributes,
+)
 
 
 def exporter_for(sink: ReconifySink, **options: Any) -> ReconifySpanExporter:
@@ -246,7 +254,7 @@ ZERO_CODE_APP = textwrap.dedent(
         thread_id=thread.id, assistant_id=assistant.id,
         instructions="Please address the user as Jane Doe.", poll_interval_ms=1)
     client.beta.threads.messages.list(thread_id=thread.id, order="asc")
-    print("run", run.status)
+    print(f"run {run.status}")  # one write: the console exporter prints from its thread
     """
 )
 
@@ -265,7 +273,7 @@ def test_zero_code_with_opentelemetry_instrument(
             "OTEL_TRACES_EXPORTER": "console,reconify",
             "OTEL_METRICS_EXPORTER": "none",
             "OTEL_LOGS_EXPORTER": "none",
-            "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "requests,urllib3,httpx",
+            "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": UNRELATED_INSTRUMENTATIONS,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
             "RECONIFY_ENDPOINT": f"{sink.url}/track",
             "RECONIFY_APP_KEY": APP_KEY,

@@ -338,7 +338,8 @@ def _framework_call(
 @pytest.mark.parametrize(
     ("framework", "tag", "duplicates"),
     [
-        ("langchain-openinference", "openinference-openai-0.1.66", 0),  # not selected
+        # Selected by its kind, and the parent of the call that was sent: that call.
+        ("langchain-openinference", "openinference-openai-0.1.66", 1),
         ("traceloop-workflow", "traceloop-openai-0.62.4", 0),  # not selected
         ("genai-with-id", "traceloop-openai-0.62.4", 1),  # selected, same id: deduplicated
         ("genai-with-id", "openinference-openai-0.1.66", 1),

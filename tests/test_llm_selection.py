@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconify_otel.core.assistant import is_assistant_run
+from reconify_otel.core.conventions import classify
 from reconify_otel.core.llm import LlmCall, is_llm_call, llm_flavor, map_llm_call
 from reconify_otel.core.llm.select import OPENINFERENCE, TRACELOOP
 from reconify_otel.core.mapping import Selection
@@ -33,6 +34,18 @@ from reconify_otel.core.mapping import Selection
         ("Completion", {"openinference.span.kind": "LLM"}),
         ("Response", {"openinference.span.kind": "LLM"}),
         ("messages.create", {"openinference.span.kind": "LLM"}),
+        # Framework spans, whatever their names: the attributes say they are model calls.
+        ("ChatOpenAI.chat", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}),
+        ("litellm_request", {"gen_ai.operation.name": "chat", "gen_ai.system": "openai"}),
+        ("POST /ask", {"gen_ai.operation.name": "chat", "gen_ai.system": "openai"}),
+        (
+            "Chat Completion with 'gpt-4o'",
+            {"gen_ai.operation.name": "chat", "gen_ai.system": "openai"},
+        ),
+        ("old.completion", {"gen_ai.operation.name": "text_completion", "gen_ai.system": "openai"}),
+        ("ChatOpenAI", {"openinference.span.kind": "LLM", "llm.provider": "openai"}),
+        ("response", {"openinference.span.kind": "LLM", "llm.system": "openai"}),
+        ("ChatAnthropic", {"openinference.span.kind": "LLM", "llm.provider": "anthropic"}),
     ],
 )
 def test_llm_spans_are_selected(name: str, attributes: dict[str, Any]) -> None:
@@ -51,12 +64,25 @@ def test_llm_spans_are_selected(name: str, attributes: dict[str, Any]) -> None:
         ("CreateEmbeddings", {"openinference.span.kind": "EMBEDDING"}),
         ("ChatCompletion", {}),  # same name, not an OpenInference LLM span
         ("Response", {"openinference.span.kind": "CHAIN"}),
+        # A provider Reconify has no format for yet: selected to be counted, not a call.
         (
             "chat gemini-2.0",
             {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "gcp.gemini"},
         ),
+        ("completion", {"openinference.span.kind": "LLM", "llm.provider": "mistralai"}),
         ("chat gpt-4o", {"gen_ai.provider.name": "openai"}),  # no operation name
-        ("chatbot.turn", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}),
+        ("chat gpt-4o", {"gen_ai.operation.name": "chat"}),  # no provider
+        # Agents, workflows, tasks and tools are never calls.
+        (
+            "Agent workflow",
+            {"gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": "openai"},
+        ),
+        ("RunnableSequence", {"openinference.span.kind": "CHAIN", "llm.provider": "openai"}),
+        ("Assistant", {"openinference.span.kind": "AGENT", "llm.system": "openai"}),
+        (
+            "get_weather.tool",
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.provider.name": "openai"},
+        ),
         ("embeddings text-embedding-3-small", {"gen_ai.operation.name": "embeddings"}),
         ("", {}),
     ],
@@ -196,6 +222,10 @@ _NAMES_SEEN = sorted(
 )
 def test_the_name_prefilter_never_changes_the_answer(name: str, attributes: dict[str, Any]) -> None:
     """``Selection`` answers unrelated names before calling the rules: the same answer."""
+    found = classify(name, attributes)
+    unsupported = found is not None and found.unsupported_provider is not None
     by_rules = is_assistant_run(name, attributes) or llm_flavor(name, attributes) is not None
+    by_rules = by_rules or unsupported  # selected to be counted
     assert Selection()(name, attributes) is by_rules
-    assert Selection.may_select(name) or not by_rules  # the exporter skips these unread
+    # the exporter skips these unread
+    assert Selection.may_select(name, attributes) or not by_rules

@@ -22,6 +22,7 @@ from reconify_otel.exporter.entry_point import ReconifySpanExporterFromEnvironme
 from reconify_otel.offline.sink import ReconifySink
 
 from .doc_commands import EXAMPLES, README, VENV_BIN, block_with, run_shell, user_env
+from .helpers import UNRELATED_INSTRUMENTATIONS
 
 sys.path.insert(0, str(EXAMPLES))
 from _standins import OTLPReceiver, console_span_names
@@ -70,7 +71,7 @@ def test_a_missing_key_under_opentelemetry_instrument_stops_only_reconify(
             OTEL_TRACES_EXPORTER=exporters,
             OTEL_METRICS_EXPORTER="none",
             OTEL_LOGS_EXPORTER="none",
-            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="requests,urllib3,httpx",
+            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=UNRELATED_INSTRUMENTATIONS,
         )
         done = subprocess.run(
             [str(VENV_BIN / "opentelemetry-instrument"), sys.executable, "app.py"],

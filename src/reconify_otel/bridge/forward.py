@@ -188,7 +188,11 @@ class Forwarder:
         return Verdict(rejected, message)
 
 
-_NOT_REJECTIONS = frozenset({Skip.ERROR_RUN, Skip.ERROR_CALL, Skip.DUPLICATE})
+# Not sent by design: a failed run or call, a call already sent, a provider Reconify has
+# no format for (counted, as in-process).
+_NOT_REJECTIONS = frozenset(
+    {Skip.ERROR_RUN, Skip.ERROR_CALL, Skip.DUPLICATE, Skip.UNSUPPORTED_PROVIDER}
+)
 
 
 def _key(record: SpanRecord) -> int:
@@ -196,5 +200,10 @@ def _key(record: SpanRecord) -> int:
 
 
 def _unique(records: Iterable[SpanRecord]) -> list[SpanRecord]:
-    """One record per (trace_id, span_id): a batch naming a span twice sends it once."""
-    return list({_key(record): record for record in records}.values())
+    """One record per (trace_id, span_id): a batch naming a span twice sends it once. In
+    the order the spans ended, inner before outer where they end together, as an SDK
+    exports them: OTLP groups a batch by scope, which would put a framework's span before
+    the provider's span of the same call, and the first of a call's spans is the one sent.
+    """
+    unique = {_key(record): record for record in records}.values()
+    return sorted(unique, key=lambda record: (record.end_ns, -record.start_ns))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -13,10 +14,15 @@ from reconify_otel.core.conventions import Classification
 from reconify_otel.core.mapping import Selection, is_selected
 from reconify_otel.core.record import SpanRecord
 
+MAX_SCOPE_NAME = 128  # characters; instrumentation scopes are dotted module names
 
-def from_otlp(span: trace_pb2.Span, classification: Classification | None = None) -> SpanRecord:
+
+def from_otlp(
+    span: trace_pb2.Span, classification: Classification | None = None, scope: str = ""
+) -> SpanRecord:
     """The bridge's view of an OTLP span; values come out as the SDK holds them.
-    ``classification``: what selection found the span to be, carried to the mapping."""
+    ``classification``: what selection found the span to be, carried to the mapping;
+    ``scope``: the name of the instrumentation scope it came in."""
     start = span.start_time_unix_nano
     return SpanRecord(
         name=span.name,
@@ -26,6 +32,8 @@ def from_otlp(span: trace_pb2.Span, classification: Classification | None = None
         is_error=span.status.code == trace_pb2.Status.STATUS_CODE_ERROR,
         trace_id=int.from_bytes(span.trace_id, "big"),
         span_id=int.from_bytes(span.span_id, "big"),
+        parent_span_id=int.from_bytes(span.parent_span_id, "big"),
+        scope=scope,
         classification=classification,
     )
 
@@ -40,10 +48,13 @@ def selected_spans(
     """
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
+            # Read once, capped and shared by the scope's spans (the dedup window keeps
+            # it): a client's megabyte-long scope name must not be copied per span.
+            scope = sys.intern(scope_spans.scope.name[:MAX_SCOPE_NAME])
             for span in scope_spans.spans:
-                found = selects.classify(span.name, _LazyAttributes(span.attributes))
+                found = selects.classify(span.name, _LazyAttributes(span.attributes), scope)
                 if found is not None:
-                    yield from_otlp(span, found)
+                    yield from_otlp(span, found, scope)
 
 
 def _attributes(pairs: Iterable[common_pb2.KeyValue]) -> dict[str, Any]:

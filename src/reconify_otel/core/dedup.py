@@ -3,9 +3,12 @@
 Two instrumentations active at once (traceloop and OpenInference, say) or a framework
 span around the provider's span give several spans for one call. They share the
 provider's response id; a span without one (a framework's) shares the trace and the
-answer's texts with the provider's span. Two spans that both carry ids are the same call
-only when the ids match: one trace may ask twice and get the same words back. The window
-is bounded: duplicates arrive close together, so the oldest keys are forgotten first.
+answer's texts with the provider's span, or is the parent of the span that was sent, or
+(OpenInference's LangChain spans, whose provider spans start traces of their own) ran
+around a span of another instrumentation that answered the same texts. Two spans that
+both carry ids are the same call only when the ids match: one trace may ask twice and
+get the same words back. The window is bounded: duplicates arrive close together, so the
+oldest keys are forgotten first. The provider's span ends first, so it is the one sent.
 """
 
 from __future__ import annotations
@@ -25,13 +28,21 @@ _Entry = tuple[bool, int | None]  # see RecentCalls._keys
 
 
 def call_key(
-    kind: tuple[str, str], response: Any, response_id: str | None, trace_id: int, span_id: int = 0
+    kind: tuple[str, str],
+    response: Any,
+    response_id: str | None,
+    trace_id: int,
+    span_id: int = 0,
+    recorded: tuple[int, int, int, str] | None = None,
+    request: Any = None,
 ) -> CallKey:
     """The provider's response id when there is one, and the trace plus the answer's texts.
     A span with neither (OpenInference with content hidden) is a call of its own: two such
     calls in one trace often answer alike (model, usage) and must not be taken for one.
     ``span_id`` 0: the record is no span (the handler's); without an id and texts its key is
-    the trace plus the whole answer. ``kind``: Reconify's (format, type) of the call."""
+    the trace plus the whole answer. ``kind``: Reconify's (format, type) of the call.
+    ``recorded``: the span's parent span id, start, end and instrumentation scope;
+    ``request``: the call's request, whose question joins the answer across traces."""
     prefix = f"{kind[0]}:{kind[1]}"
     texts = _answer_texts(response)
     if texts:
@@ -42,7 +53,32 @@ def call_key(
     else:
         answer = None
     span = trace_id << 64 | span_id if span_id else None
-    return CallKey(f"{prefix}:id:{response_id}" if response_id else None, answer, span)
+    parent = window = any_trace = None
+    if recorded is not None:
+        parent_id, start, end, scope = recorded
+        parent = trace_id << 64 | parent_id if parent_id else None
+        if texts:
+            asked = hash((tuple(texts), _question(request)))
+            any_trace, window = f"{prefix}:texts:{asked:x}", (start, end, scope)
+    by_id = f"{prefix}:id:{response_id}" if response_id else None
+    return CallKey(by_id, answer, span, parent, any_trace, window, prefix)
+
+
+def _question(request: Any) -> str | None:
+    """The last user message's text (a legacy completion's prompt): with the answer, what
+    tells one call from another that answered alike ("Yes") at the same time."""
+    if not isinstance(request, dict):
+        return None
+    if isinstance(request.get("prompt"), str):
+        return str(request["prompt"])
+    for message in reversed(_dicts(request.get("messages"))):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                texts = [b.get("text") for b in _dicts(content)]
+                content = "".join(t for t in texts if isinstance(t, str))
+            return content if isinstance(content, str) else None
+    return None
 
 
 def _answer_texts(response: Any) -> list[str]:
@@ -80,6 +116,10 @@ class RecentCalls:
         # claimed it since: only then may a span with an id match by its answer; the span
         # that left it first, whose own resends are no duplicates).
         self._keys: OrderedDict[str, _Entry] = OrderedDict()
+        # Spans that are the parent of a call seen (trace << 64 | span id), and when and by
+        # which instrumentation each recent answer's texts were recorded.
+        self._parents: OrderedDict[int, tuple[str | None, str | None]] = OrderedDict()
+        self._windows: OrderedDict[str, list[tuple[int, int, str]]] = OrderedDict()
         self._lock = threading.Lock()
         _instances.add(self)
 
@@ -109,7 +149,42 @@ class RecentCalls:
                     keys.move_to_end(name)
             while len(keys) > self._capacity:
                 keys.popitem(last=False)
-            return original is None
+            around = self._around_a_call(key)
+            self._remember_around(key)
+            return original is None and not around
+
+    def _around_a_call(self, key: CallKey) -> bool:
+        """A span without the provider's id around a call already seen: its parent, of
+        the same kind, with the same question and answer where both hold them; or (another
+        instrumentation, any trace) one that ran within it with the same ones."""
+        if key.response_id is not None:
+            return False
+        child = self._parents.get(key.span) if key.span is not None else None
+        if child is not None:
+            kind, texts = child
+            if kind == key.kind and (texts is None or key.texts is None or texts == key.texts):
+                return True
+        if key.texts is None or key.window is None:
+            return False
+        start, end, scope = key.window
+        return any(
+            start <= inner_start and inner_end <= end and inner_scope != scope
+            for inner_start, inner_end, inner_scope in self._windows.get(key.texts, ())
+        )
+
+    def _remember_around(self, key: CallKey) -> None:
+        if key.parent is not None:
+            self._parents[key.parent] = (key.kind, key.texts)
+            self._parents.move_to_end(key.parent)
+            if len(self._parents) > self._capacity:
+                self._parents.popitem(last=False)
+        if key.texts is not None and key.window is not None:
+            windows = self._windows.setdefault(key.texts, [])
+            windows.append(key.window)
+            del windows[:-8]  # a few calls with the same words at once, not more
+            self._windows.move_to_end(key.texts)
+            if len(self._windows) > self._capacity:
+                self._windows.popitem(last=False)
 
     def _left_by_another(self, name: str | None, span: int | None) -> _Entry | None:
         entry = self._keys.get(name) if name is not None else None

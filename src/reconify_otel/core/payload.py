@@ -32,6 +32,8 @@ class Skip(str, Enum):
     REDACT_FAILED = "redact_failed"
     TOO_LARGE = "too_large"
     UNMAPPABLE = "unmappable"  # an input no rule foresaw (say, nesting past the stack)
+    # A model call of a provider Reconify has no format for (Mistral, Gemini...).
+    UNSUPPORTED_PROVIDER = "unsupported_provider"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,14 @@ class CallKey:
     # The span that recorded it (trace and span id), when known: the same span coming back
     # (a Collector resending a batch the bridge failed to deliver) is not a duplicate.
     span: int | None = None
+    # Its parent span (trace and span id): a framework's span around a call is that call.
+    parent: int | None = None
+    # The answer's texts in any trace, with when the call ran and which instrumentation
+    # recorded it: OpenInference's LangChain spans and its provider spans are in traces of
+    # their own, the provider's running within the framework's.
+    texts: str | None = None
+    window: tuple[int, int, str] | None = None
+    kind: str | None = None  # Reconify's format and type, for the parent rule
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,8 @@ class SpanRecord:
     is_error: bool = False
     trace_id: int = 0
     span_id: int = 0
+    parent_span_id: int = 0  # 0: a root, or not known
+    scope: str = ""  # the instrumentation scope's name (some record answers as requests)
     # What selection found the span to be, so the mapping need not work it out again; None
     # where a record was built without selecting (the mapping then classifies it).
     classification: Classification | None = field(default=None, compare=False, repr=False)

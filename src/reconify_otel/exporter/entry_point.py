@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from reconify_otel.core.mapping import is_selected
+from reconify_otel.exporter.sdk_record import scope_of
 from reconify_otel.exporter.span_exporter import ReconifySpanExporter
 from reconify_otel.runtime.counters import Stats, delivery_counters
 from reconify_otel.runtime.events import Event
@@ -47,7 +48,9 @@ class ReconifySpanExporterFromEnvironment(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self.exporter is not None:
             return self.exporter.export(spans)
-        dropped = sum(1 for span in spans if is_selected(span.name, span.attributes or {}))
+        dropped = sum(
+            1 for span in spans if is_selected(span.name, span.attributes or {}, scope_of(span))
+        )
         if dropped:
             self._counters.add(Event.SKIPPED_NOT_CONFIGURED, dropped)
         return SpanExportResult.FAILURE if dropped else SpanExportResult.SUCCESS

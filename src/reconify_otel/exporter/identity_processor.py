@@ -4,7 +4,8 @@ It must run at span start, on the application's thread, where the ``contextvars`
 ``reconify_otel.session(...)`` / ``user(...)`` are visible; exporters only see finished
 spans on the processor's thread. ``AssistantsInstrumentor`` stamps its own spans; add
 this processor for spans of other instrumentations (traceloop/openllmetry, the official
-OpenAI one, OpenInference).
+OpenAI one, OpenInference, the frameworks'). Frameworks write the attributes that make a
+span a call after it starts, so every span of an LLM instrumentation's scope is stamped.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ class IdentitySpanProcessor(SpanProcessor):
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         # AssistantsInstrumentor's spans carry what was current when the run started,
         # which may differ from what is current when the span is made.
-        if wants_identity(span.name, span.attributes or {}):
+        scope = span.instrumentation_scope
+        if wants_identity(span.name, span.attributes or {}, scope.name if scope else ""):
             stamp(span)
 
     def on_end(self, span: ReadableSpan) -> None:

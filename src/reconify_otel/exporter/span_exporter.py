@@ -17,7 +17,7 @@ from typing_extensions import Unpack
 
 from reconify_otel.delivery.durable import DurableSender
 from reconify_otel.delivery.outcome import Outcome
-from reconify_otel.exporter.sdk_record import from_sdk
+from reconify_otel.exporter.sdk_record import from_sdk, scope_of
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Stats, delivery_counters
 from reconify_otel.runtime.events import Event
@@ -64,7 +64,7 @@ class ReconifySpanExporter(SpanExporter):
         """Blocks at most about ``export_timeout``; what is not delivered by then is spooled."""
         if self._shut_down:
             selects = self._preparer.selects
-            selected = sum(1 for s in spans if selects(s.name, s.attributes or {}))
+            selected = sum(1 for s in spans if selects(s.name, s.attributes or {}, scope_of(s)))
             self._counters.add(Event.DROPPED_AFTER_SHUTDOWN, selected)
             return SpanExportResult.FAILURE
         try:
@@ -79,9 +79,10 @@ class ReconifySpanExporter(SpanExporter):
         selects = self._preparer.selects
         for span in spans:
             name = span.name
-            if not selects.may_select(name):  # most spans: one name check, nothing read
+            attributes = span.attributes or {}
+            if not selects.may_select(name, attributes):  # most spans: no value read
                 continue
-            found = selects.classify(name, span.attributes or {})
+            found = selects.classify(name, attributes, scope_of(span))
             if found is not None:
                 prepared = self._preparer.prepare(from_sdk(span, found))
                 if isinstance(prepared, Prepared):

@@ -64,6 +64,7 @@ class Stats(TypedDict):
     skipped_redact_failed: int
     skipped_too_large: int
     skipped_unmappable: int
+    skipped_unsupported_provider: int  # a model call of a provider Reconify has no format for
     skipped_bad_input: int  # handler API: no run object or dict with an id
     skipped_not_configured: int  # dropped by the no-op built from the environment without keys
 

@@ -67,6 +67,7 @@ class Event(str, Enum):
     SKIPPED_REDACT_FAILED = "skipped_redact_failed", Kind.SKIPPED
     SKIPPED_TOO_LARGE = "skipped_too_large", Kind.SKIPPED
     SKIPPED_UNMAPPABLE = "skipped_unmappable", Kind.SKIPPED
+    SKIPPED_UNSUPPORTED_PROVIDER = "skipped_unsupported_provider", Kind.SKIPPED
     SKIPPED_BAD_INPUT = "skipped_bad_input", Kind.SKIPPED
     SKIPPED_NOT_CONFIGURED = "skipped_not_configured", Kind.SKIPPED
     # The bridge's own: spans, requests by answer, connections.

@@ -8,19 +8,21 @@ classified span into a payload live in ``core.llm`` and ``core.assistant``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from reconify_otel.core.conventions import assistants, genai, openinference, traceloop
+from reconify_otel.core.conventions import assistants, genai, logfire, openinference, traceloop
 from reconify_otel.core.conventions.classification import Classification, Convention, Kind
 
 __all__ = [
     "CANDIDATE_NAMES",
     "CANDIDATE_PREFIXES",
+    "MARKERS",
     "Classification",
     "Convention",
     "Kind",
     "classify",
+    "may_classify",
     "wants_identity",
 ]
 
@@ -34,28 +36,59 @@ _BY_PREFIX: tuple[tuple[str, _Classifier], ...] = (
     (genai.CHAT_SPAN, genai.classify),
     (assistants.INVOKE_AGENT, assistants.classify),
 )
-# Every name ``classify`` can accept is one of these or starts with one of the prefixes:
-# a name that is neither is answered without reading an attribute.
+# Every name ``classify`` can accept by name is one of these or starts with one of the
+# prefixes; any other span is one only if it holds one of the marker attributes.
 CANDIDATE_NAMES = frozenset(_BY_NAME)
 CANDIDATE_PREFIXES = tuple(prefix for prefix, _ in _BY_PREFIX)
+MARKERS = frozenset({genai.OPERATION_NAME, openinference.SPAN_KIND})
 
 
-def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
-    """The interaction a finished span records, or None; by name first (one dict lookup,
-    one ``startswith``), then an attribute or two where a name is shared."""
+def classify(name: str, attributes: Mapping[str, Any], scope: str = "") -> Classification | None:
+    """The interaction a finished span records, or None: by name where a name says it
+    (one dict lookup, a ``startswith``), else by what its attributes say it is, whatever
+    its name or instrumentation (a framework's span, a Logfire span, an application's
+    span LiteLLM wrote on). ``scope``: the instrumentation scope's name, where known."""
     classifier = _BY_NAME.get(name)
     if classifier is not None:
         return classifier(name, attributes)
     for prefix, by_prefix in _BY_PREFIX:
         if name.startswith(prefix):
-            return by_prefix(name, attributes)
-    return None
+            found = by_prefix(name, attributes)
+            # ``invoke_agent ...`` is an agent's span, never a call; ``chat...`` may be a
+            # framework's span named so (OpenInference).
+            if found is not None or prefix == assistants.INVOKE_AGENT:
+                return found
+    if attributes.get(genai.OPERATION_NAME) is not None:
+        return genai.classify(name, attributes)
+    return openinference.classify(name, attributes, scope)
 
 
-def wants_identity(name: str, attributes: Mapping[str, Any]) -> bool:
+def may_classify(name: str, attributes: Iterable[str]) -> bool:
+    """False for a span no rule can take, from its name and attribute keys alone: the
+    caller need not read a value (an SDK span's attribute view answers ``get`` slowly)."""
+    return (
+        name in CANDIDATE_NAMES
+        or name.startswith(CANDIDATE_PREFIXES)
+        or not MARKERS.isdisjoint(attributes)
+    )
+
+
+# Instrumentation scopes whose every span concerns model calls: frameworks write their
+# attributes after the span starts, so at its start only the scope tells.
+LLM_SCOPE_PREFIXES = (
+    *traceloop.SCOPE_PREFIXES,
+    openinference.SCOPE_PREFIX,
+    *logfire.SCOPE_PREFIXES,
+)
+
+
+def wants_identity(name: str, attributes: Mapping[str, Any], scope: str = "") -> bool:
     """At span start: should the current user and session be written on this span? Every
-    span that may become an interaction; an ``invoke_agent`` span only without a run id,
-    since AssistantsInstrumentor's own carry what was current when the run started."""
+    span that may become an interaction, and every span of an LLM instrumentation's scope;
+    an ``invoke_agent`` span only without a run id, since AssistantsInstrumentor's own
+    carry what was current when the run started."""
+    if scope.startswith(LLM_SCOPE_PREFIXES):
+        return True
     if name in traceloop.RUN_NAMES:
         return True  # superseded or not: that is only known once the span ends
     if name.startswith(assistants.INVOKE_AGENT):

@@ -23,9 +23,13 @@ class Kind(str, Enum):
 class Convention(Enum):
     """Whose layout the attributes follow, which picks the reader."""
 
-    GENAI = "genai"  # the GenAI semantic conventions' own ``chat {model}`` spans
+    GENAI = "genai"  # any span the GenAI semantic conventions say is a model call
     TRACELOOP = "traceloop"  # openllmetry's span names, gen_ai.* or older llm.* attributes
-    OPENINFERENCE = "openinference"
+    OPENINFERENCE = "openinference"  # the provider's request body and answer as JSON
+    # An OpenInference LLM span of a framework (LangChain, LiteLLM, the Agents SDK): its
+    # ``input.value`` is the framework's own input, so the messages are read from
+    # ``llm.input_messages.*``/``llm.output_messages.*``.
+    OPENINFERENCE_MESSAGES = "openinference_messages"
     ASSISTANTS = "assistants"  # this project's ``invoke_agent`` spans
 
 
@@ -36,3 +40,5 @@ class Classification:
     # ``openai.assistant.run_stream``: every answer on the span is the run's own (a polled
     # run's span lists the whole page of the thread).
     streamed: bool = False
+    # A model call of a provider Reconify has no format for: skipped and counted.
+    unsupported_provider: str | None = None

@@ -34,12 +34,14 @@ def _attribute(name: str) -> str:
 def keep_conditions() -> list[str]:
     """One OTTL condition per convention; a span any of them holds for is kept."""
     names = "|".join(re.escape(name) for name in traceloop.SPAN_NAMES)
-    chat = re.escape(genai.CHAT_SPAN)
+    operations = [
+        f"{_attribute(genai.OPERATION_NAME)} == {_string(operation)}"
+        for operation in sorted(genai.CALL_OPERATIONS)
+    ]
     return [
         f"IsMatch(name, {_string(f'^({names})$')})",
         f"{_attribute(openinference.SPAN_KIND)} == {_string(openinference.LLM)}",
-        f"(IsMatch(name, {_string(f'^{chat}( |$)')})"
-        f" and {_attribute(genai.OPERATION_NAME)} == {_string(genai.CHAT_OPERATION)})",
+        *operations,
         f"(IsMatch(name, {_string('^' + re.escape(assistants.INVOKE_AGENT))})"
         f" and {_attribute(assistants.RUN_ID)} != nil)",
     ]
@@ -61,15 +63,17 @@ def fragment() -> str:
         '  # "not (one of the spans the bridge maps)":',
         *listed,
         f"  #   - OpenInference: every span of kind {openinference.LLM} (it sets no gen_ai.*"
-        " attribute at all);",
-        "  #   - the GenAI semantic conventions (opentelemetry-instrumentation-openai-v2 and",
-        f"  #     others): `{genai.CHAT_SPAN} {{model}}` spans with {genai.OPERATION_NAME}"
-        f' "{genai.CHAT_OPERATION}";',
+        " attribute at all),",
+        "  #     a provider instrumentation's or a framework's (LangChain, LiteLLM, Agents SDK);",
+        "  #   - the GenAI semantic conventions, whatever the span's name (openai-v2, LangChain,",
+        f"  #     LiteLLM, Logfire...): {genai.OPERATION_NAME} "
+        + ", ".join(f'"{op}"' for op in sorted(genai.CALL_OPERATIONS))
+        + ";",
         "  #   - reconify-otel's own AssistantsInstrumentor: "
         f"`{assistants.INVOKE_AGENT} ...` with a run id.",
         "  # Embeddings and every other span stay out. The bridge still selects with the same",
         "  # code as the in-process exporter, so a span kept here that it cannot use (a chat",
-        "  # span of another provider, say) is answered as not an interaction and costs little.",
+        "  # span of a provider Reconify has no format for, say) is counted and costs little.",
         "  # error_mode ignore: a condition that fails to evaluate on an odd span is logged and",
         "  # that span is kept for the rest of the pipeline instead of failing the whole batch.",
     ]

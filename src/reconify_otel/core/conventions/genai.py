@@ -49,6 +49,7 @@ REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
 REQUEST_SEED = "gen_ai.request.seed"
 REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
 REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
+REQUEST_STREAM = "gen_ai.request.stream"  # LiteLLM's, under the latest conventions
 
 # traceloop's additions in the gen_ai namespace.
 USER = "gen_ai.user"
@@ -58,23 +59,28 @@ INDEXED_PROMPTS = "gen_ai.prompt"
 INDEXED_COMPLETIONS = "gen_ai.completion"
 INDEXED_RESPONSES = "gen_ai.response"
 
-CHAT_SPAN = "chat"  # the span name: ``chat`` or ``chat {model}``
+CHAT_SPAN = "chat"  # the official instrumentations' span name: ``chat`` or ``chat {model}``
 CHAT_OPERATION = "chat"
-OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai", "az.ai.openai"})
+TEXT_COMPLETION_OPERATION = "text_completion"
+GENERATE_CONTENT_OPERATION = "generate_content"
+# The operations that are one model call (not embeddings, agents, tools or workflows).
+CALL_OPERATIONS = frozenset({CHAT_OPERATION, TEXT_COMPLETION_OPERATION, GENERATE_CONTENT_OPERATION})
+OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai", "az.ai.openai", "azure"})
 ANTHROPIC_PROVIDERS = frozenset({"anthropic"})
 RESPONSES_ID_PREFIX = "resp_"  # a Responses API call recorded as ``chat``: its ids say so
 
 _CHAT = Classification(Kind.CHAT, Convention.GENAI)
+_COMPLETION = Classification(Kind.COMPLETION, Convention.GENAI)
 _RESPONSES = Classification(Kind.RESPONSES, Convention.GENAI)
 _ANTHROPIC = Classification(Kind.ANTHROPIC, Convention.GENAI)
 
 
 def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
-    """``chat {model}`` is shared by every instrumentation that follows the conventions, so
-    the operation and the provider decide (OpenAI or Anthropic only)."""
-    if not (name == CHAT_SPAN or name.startswith(CHAT_SPAN + " ")):
-        return None
-    if attributes.get(OPERATION_NAME) != CHAT_OPERATION:
+    """Whatever the span's name or instrumentation (LangChain, LiteLLM, Logfire, the
+    official ones): the operation says it is a model call, the provider which."""
+    operation = attributes.get(OPERATION_NAME)
+    # Only text is looked up: a kvlist from the bridge (a dict) cannot even be hashed.
+    if not isinstance(operation, str) or operation not in CALL_OPERATIONS:
         return None
     provider = attributes.get(PROVIDER_NAME) or attributes.get(SYSTEM)
     if not isinstance(provider, str):  # a kvlist from the bridge cannot even be looked up
@@ -82,7 +88,9 @@ def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
     if provider in ANTHROPIC_PROVIDERS:
         return _ANTHROPIC
     if provider not in OPENAI_PROVIDERS:
-        return None
+        return Classification(Kind.CHAT, Convention.GENAI, unsupported_provider=provider)
+    if operation == TEXT_COMPLETION_OPERATION:
+        return _COMPLETION
     response_id = attributes.get(RESPONSE_ID)
     if isinstance(response_id, str) and response_id.startswith(RESPONSES_ID_PREFIX):
         return _RESPONSES

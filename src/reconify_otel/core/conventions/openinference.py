@@ -1,21 +1,43 @@
-"""OpenInference (``openinference-instrumentation-openai`` / ``-anthropic``, Arize Phoenix).
+"""OpenInference (Arize Phoenix): every span of kind LLM is a model call.
 
-Its span names are the SDK's response class (openai) or the method (anthropic), generic
-enough that the span kind must say LLM too. It writes no ``gen_ai.*`` attribute.
+The provider instrumentations (``-openai``, ``-anthropic``) name their spans after the
+SDK's response class or method and record the request body and answer as JSON. The
+frameworks' (``-langchain``, ``-litellm``, ``-openai-agents``) name them anything; their
+provider (``llm.provider``/``llm.system``) picks the format. No ``gen_ai.*`` attribute.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from reconify_otel.core.conventions.classification import Classification, Convention, Kind
 
+SCOPE_PREFIX = "openinference.instrumentation."  # every OpenInference instrumentation
+# The provider instrumentations record every API call as an LLM span (an Assistants
+# ``Run``, a ``Thread``...): theirs are model calls only under the names below.
+PROVIDER_SCOPES = frozenset(
+    {"openinference.instrumentation.openai", "openinference.instrumentation.anthropic"}
+)
 SPAN_KIND = "openinference.span.kind"
 LLM = "LLM"  # the span kind of a model call
 INPUT_VALUE = "input.value"  # the request body as JSON
 OUTPUT_VALUE = "output.value"  # the provider's answer as JSON
 INVOCATION_PARAMETERS = "llm.invocation_parameters"
+PROVIDER = "llm.provider"
+SYSTEM = "llm.system"
+SESSION_ID = "session.id"
+INPUT_MESSAGES = "llm.input_messages"  # ``{prefix}.N.message.role`` / ``.content`` ...
+OUTPUT_MESSAGES = "llm.output_messages"
+MESSAGE_ROLE = "message.role"
+MESSAGE_CONTENT = "message.content"
+MESSAGE_NAME = "message.name"
+MESSAGE_TOOL_CALL_ID = "message.tool_call_id"
+MESSAGE_TOOL_CALLS = "message.tool_calls"  # ``.N.tool_call.id`` / ``.function.name`` ...
+TOOL_CALL_ID = "tool_call.id"
+TOOL_CALL_NAME = "tool_call.function.name"
+TOOL_CALL_ARGUMENTS = "tool_call.function.arguments"
 MODEL_NAME = "llm.model_name"
 REQUEST_MODEL_NAME = "llm.request.model_name"
 RESPONSE_MODEL_NAME = "llm.response.model_name"
@@ -40,11 +62,44 @@ SPAN_KINDS = {
     "beta.messages.stream": Kind.ANTHROPIC,
     "beta.messages.parse": Kind.ANTHROPIC,
 }
+OPENAI_PROVIDERS = frozenset({"openai", "azure"})
+ANTHROPIC_PROVIDERS = frozenset({"anthropic"})
+# A Responses API answer as ``output.value`` (the Agents SDK's ``response`` spans).
+_RESPONSE_OBJECT = re.compile(r'"object":\s*"response"')
+
 _BY_NAME = {
     name: Classification(kind, Convention.OPENINFERENCE) for name, kind in SPAN_KINDS.items()
 }
+_FRAMEWORK = {
+    kind: Classification(kind, Convention.OPENINFERENCE_MESSAGES)
+    for kind in (Kind.CHAT, Kind.RESPONSES, Kind.ANTHROPIC)
+}
 
 
-def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
+def classify(name: str, attributes: Mapping[str, Any], scope: str = "") -> Classification | None:
+    """Every LLM span: the provider instrumentations' by their names (their bodies are
+    the provider's), any other (a framework's) by its provider."""
+    if attributes.get(SPAN_KIND) != LLM:
+        return None
     found = _BY_NAME.get(name)
-    return found if found is not None and attributes.get(SPAN_KIND) == LLM else None
+    if found is not None or scope in PROVIDER_SCOPES:
+        return found
+    provider = attributes.get(PROVIDER) or attributes.get(SYSTEM)
+    if not isinstance(provider, str) or not provider:  # a kvlist cannot even be hashed
+        provider = "unknown"
+    if provider in ANTHROPIC_PROVIDERS:
+        return _FRAMEWORK[Kind.ANTHROPIC]
+    if provider in OPENAI_PROVIDERS:
+        return _FRAMEWORK[Kind.RESPONSES if _is_response(attributes) else Kind.CHAT]
+    return Classification(
+        Kind.CHAT, Convention.OPENINFERENCE_MESSAGES, unsupported_provider=provider
+    )
+
+
+def _is_response(attributes: Mapping[str, Any]) -> bool:
+    """``output.value`` is a Responses object (a JSON object saying so), not an answer's
+    text that happens to hold those words."""
+    answer = attributes.get(OUTPUT_VALUE)
+    if not isinstance(answer, str) or not answer.startswith("{"):
+        return False
+    return _RESPONSE_OBJECT.search(answer) is not None

@@ -41,6 +41,18 @@ USAGE_TOTAL_TOKENS = "llm.usage.total_tokens"
 USER = "llm.user"
 IS_STREAMING = "llm.is_streaming"
 
+# Instrumentations whose ``gen_ai.request.*`` parameters are copied from the answer (the
+# Agents SDK's response span holds the Response, not the request): not what was sent.
+ANSWER_ECHO_SCOPES = frozenset({"opentelemetry.instrumentation.openai_agents"})
+
+# Its instrumentations' scopes (``opentelemetry.instrumentation.openai.v1``, ``.langchain``,
+# ``.openai_agents``...): every span of theirs is about a model call or a run of them.
+SCOPE_PREFIXES = (
+    "opentelemetry.instrumentation.openai",
+    "opentelemetry.instrumentation.anthropic",
+    "opentelemetry.instrumentation.langchain",
+)
+
 # Users and sessions, as traceloop's SDK associates them.
 USER_ID = "traceloop.association.properties.user_id"
 SESSION_ID = "traceloop.association.properties.session_id"

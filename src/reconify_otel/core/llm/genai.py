@@ -59,7 +59,12 @@ _PARAMS = {
 }
 
 
-def map_genai(flavor: Kind, attrs: Attrs) -> LlmCall | str:
+_STREAM_FLAGS = (G.IS_STREAMING, T.IS_STREAMING, G.REQUEST_STREAM)
+
+
+def map_genai(flavor: Kind, attrs: Attrs, echoed_request: bool = False) -> LlmCall | str:
+    """``echoed_request``: the span's request parameters were copied from the answer
+    (``traceloop.ANSWER_ECHO_SCOPES``), so none of them is taken as sent."""
     bad: list[str] = []
     inputs = json_attr(attrs, G.INPUT_MESSAGES, list, bad)
     outputs = json_attr(attrs, G.OUTPUT_MESSAGES, list, bad)
@@ -72,9 +77,11 @@ def map_genai(flavor: Kind, attrs: Attrs) -> LlmCall | str:
     response_id = first_str(attrs, G.RESPONSE_ID)
     usage = _usage(flavor, attrs, bad)
     model = first_str(attrs, G.RESPONSE_MODEL, T.RESPONSE_MODEL)
-    if not outputs and response_id is None and usage is None and model is None:
-        return "the span holds no response (no output, id, model or usage)"
-    request = _request(flavor, attrs, inputs, bad, flattened)
+    # A model alone is no answer: Logfire's span of a streamed call records the model
+    # from the first chunk and leaves the answer to a span of its own (``logfire``).
+    if not outputs and response_id is None and usage is None:
+        return "the span holds no response (no output, id or usage)"
+    request = _request(flavor, attrs, inputs, bad, flattened, echoed_request)
     finishes = _finish_reasons(attrs, outputs)
     response: Json
     if flavor == ANTHROPIC:
@@ -103,9 +110,16 @@ def map_genai(flavor: Kind, attrs: Attrs) -> LlmCall | str:
 
 
 def _request(
-    flavor: Kind, attrs: Attrs, inputs: list[Any] | None, bad: list[str], flattened: bool
+    flavor: Kind,
+    attrs: Attrs,
+    inputs: list[Any] | None,
+    bad: list[str],
+    flattened: bool,
+    echoed: bool,
 ) -> Json:
-    request: Json = {"model": first_str(attrs, G.REQUEST_MODEL, T.REQUEST_MODEL)}
+    # Where a span records only the model that answered, that is the model asked for.
+    model = first_str(attrs, G.REQUEST_MODEL, T.REQUEST_MODEL, G.RESPONSE_MODEL, T.RESPONSE_MODEL)
+    request: Json = {"model": model}
     if flavor == COMPLETION:
         request["prompt"] = parts.completion_prompt(inputs) if inputs else None
     elif flavor == ANTHROPIC:
@@ -120,7 +134,7 @@ def _request(
         instructions = json_attr(attrs, G.SYSTEM_INSTRUCTIONS, list, bad)
         messages = parts.openai_messages(inputs) if inputs else None
         request["messages"] = parts.with_system(messages, instructions) if messages else None
-    for attribute, key in _PARAMS[flavor].items():
+    for attribute, key in () if echoed else _PARAMS[flavor].items():
         value = scalar_attr(attrs, attribute, bad)
         if value is not None:
             request[key] = value
@@ -137,7 +151,8 @@ def _request(
         user = first_str(attrs, G.USER, T.USER)
         if user is not None:
             request["user"] = user
-    if attrs.get(G.IS_STREAMING) is True or attrs.get(T.IS_STREAMING) is True:
+    # LiteLLM writes the flag as the text "True".
+    if any(attrs.get(k) in (True, "True", "true") for k in _STREAM_FLAGS):
         request["stream"] = True
     return request
 
