@@ -18,6 +18,14 @@ from .bridge_helpers import TOKEN, bridges
 from .helpers import API_KEY, APP_KEY
 from .llm_replay import BRIDGE_LIMITS, Pipeline
 
+# The recorded chat calls the frameworks' calls are answered with, and what they ask.
+PLAIN = "openai__test_chat__test_chat"
+STREAMED = "openai__test_chat__test_chat_streaming"
+MESSAGES = [
+    {"role": "system", "content": "You are a comedian."},
+    {"role": "user", "content": "Tell me a joke about opentelemetry"},
+]
+
 
 @contextlib.contextmanager
 def routed(through_bridge: bool) -> Iterator[tuple[ReconifySink, ReconifySink, Pipeline]]:

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from reconify_otel.offline.replay import LlmReplay, recorded_calls
 from reconify_otel.runtime.counters import Stats
 
-from .framework_runs import routed
+from .framework_runs import PLAIN, STREAMED, routed
 from .helpers import sdk_restored
 from .llm_recordings import exchanges
 from .llm_replay import (
@@ -35,7 +35,6 @@ from .llm_replay import (
 
 pytestmark = pytest.mark.frameworks  # a group of its own (CONTRIBUTING.md)
 
-PLAIN, STREAMED = "openai__test_chat__test_chat", "openai__test_chat__test_chat_streaming"
 # The recorded answers in the order the three calls are made: invoke, stream, chain.
 ANSWERS = [exchanges(PLAIN)[0]["answer"], exchanges(STREAMED)[0]["answer"]]
 ANSWERS.append(exchanges(PLAIN)[1]["answer"])

@@ -30,19 +30,13 @@ from reconify_otel.offline.replay import LlmReplay, recorded_calls
 from reconify_otel.offline.sink import ReconifySink
 
 from .bridge_helpers import bridges
-from .framework_runs import routed, run_traced_app
+from .framework_runs import MESSAGES, PLAIN, STREAMED, routed, run_traced_app
 from .helpers import API_KEY, APP_KEY
 from .llm_recordings import exchanges
 from .llm_replay import BRIDGE_LIMITS
 
 pytestmark = pytest.mark.frameworks  # a group of its own (CONTRIBUTING.md)
 
-PLAIN = "openai__test_chat__test_chat"
-STREAMED = "openai__test_chat__test_chat_streaming"
-MESSAGES = [
-    {"role": "system", "content": "You are a comedian."},
-    {"role": "user", "content": "Tell me a joke about opentelemetry"},
-]
 OFFLINE = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1"}
 SETUPS = ("app-span", "no-parent")  # LiteLLM's OTel callback: in this order, one process
 

@@ -25,19 +25,13 @@ from reconify_otel.offline.replay import LlmReplay, recorded_calls
 from reconify_otel.offline.sink import ReconifySink
 
 from .bridge_helpers import bridges
-from .framework_runs import run_traced_app
+from .framework_runs import MESSAGES, PLAIN, STREAMED, run_traced_app
 from .helpers import API_KEY, APP_KEY
 from .llm_recordings import exchanges
 from .llm_replay import BRIDGE_LIMITS
 
 pytestmark = pytest.mark.frameworks  # a group of its own (CONTRIBUTING.md)
 
-PLAIN = "openai__test_chat__test_chat"
-STREAMED = "openai__test_chat__test_chat_streaming"
-MESSAGES = [
-    {"role": "system", "content": "You are a comedian."},
-    {"role": "user", "content": "Tell me a joke about opentelemetry"},
-]
 
 # Run with ``python -c SCRIPT ARGS_JSON``: one plain call inside a ``logfire.span``, one
 # streamed call read to its end, an ordinary OTel span from the global provider.
