@@ -361,6 +361,7 @@ TRACELOOP_NAMES = frozenset(
         "openai.completion",
         "openai.response",
         "anthropic.chat",
+        "mistralai.chat",
         "openai.assistant.run",
         "openai.assistant.run_stream",
     }

@@ -268,6 +268,7 @@ def test_the_handler_hands_the_pipeline_the_call_it_saw(
             {"id": "chatcmpl-1", "object": "chat.completion", "model": "m", "choices": []},
             1_000,
             2_000,
+            format="openai",
         )
     handler.close(1.0)
     ((record, call),) = prepared
@@ -337,7 +338,7 @@ def test_a_provider_without_a_reconify_format_is_skipped_and_counted() -> None:
         "chat mistral-large",
         {
             "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "mistral_ai",
+            "gen_ai.provider.name": "aws.bedrock",
             "gen_ai.response.id": "cmpl-1",
             "gen_ai.output.messages": '[{"role": "assistant", "parts": []}]',
         },
@@ -345,9 +346,9 @@ def test_a_provider_without_a_reconify_format_is_skipped_and_counted() -> None:
         1,
     )
     found = Selection().classify(record.name, record.attributes)
-    assert found == C(Kind.CHAT, GENAI, unsupported_provider="mistral_ai")
+    assert found == C(Kind.CHAT, GENAI, unsupported_provider="aws.bedrock")
     skipped = map_span(dataclasses.replace(record, classification=found))
-    assert skipped == Skipped(Skip.UNSUPPORTED_PROVIDER, "mistral_ai")
+    assert skipped == Skipped(Skip.UNSUPPORTED_PROVIDER, "aws.bedrock")
     assert Event.skipped(Skip.UNSUPPORTED_PROVIDER).value == "skipped_unsupported_provider"
 
 

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 APP_KEY = "offline-app-key"  # _standins.OFFLINE_APP_KEY
@@ -106,6 +108,7 @@ def test_beside_other_exporters() -> None:
     assert result["request_texts"] == [HOURS, SATURDAY]
 
 
+@pytest.mark.slow  # about 10 s: opentelemetry-instrument loads every instrumentor (.ci/run)
 def test_zero_code_under_opentelemetry_instrument() -> None:
     result, stdout = run_example("zero_code/run_offline.py")
     check_one_payload_per_run(result, stdout)

@@ -155,8 +155,8 @@ def test_the_same_call_logged_twice_is_sent_once(
     sink: ReconifySink, handler: ReconifyHandler
 ) -> None:
     call = parity_calls()[0]
-    assert handler.log_chat(call.request, call.answer())
-    assert handler.log_chat(call.request, call.answer()) is False
+    assert handler.log_chat(call.request, call.answer(), format="openai")
+    assert handler.log_chat(call.request, call.answer(), format="openai") is False
     assert handler.flush(5)
     assert len(sink.payloads) == 1
     assert handler.stats()["skipped_duplicate"] == 1
@@ -169,7 +169,7 @@ def test_missing_times_are_now_and_bad_ones_never_zero(
 
     before = int(time.time() * 1000)
     call = parity_calls()[0]
-    assert handler.log_chat(call.request, call.answer(), None, "soon")  # type: ignore[arg-type]
+    assert handler.log_chat(call.request, call.answer(), None, "soon", format="openai")  # type: ignore[arg-type]
     assert handler.flush(5)
     stamps = sink.payloads[0]["timestamps"]
     assert before <= stamps["request"] <= stamps["response"]
@@ -182,7 +182,9 @@ def test_bad_input_is_skipped_counted_and_never_raised(
     assert handler.log_chat("not a dict", call.answer()) is False  # type: ignore[arg-type]
     assert handler.log_chat(call.request, None) is False
     assert handler.log_chat(call.request, call.answer(), format="gemini") is False
-    assert handler.log_chat({"model": "gpt-4o"}, {"id": "x"}) is False  # which call?
+    assert (
+        handler.log_chat({"model": "gpt-4o"}, {"id": "x"}, format="openai") is False
+    )  # which call?
     assert handler.flush(5)
     assert sink.attempts == 0
     assert {k: v for k, v in handler.stats().items() if v} == {"skipped_bad_input": 4}
@@ -192,7 +194,7 @@ def test_bad_input_is_skipped_counted_and_never_raised(
 def test_capture_content_off_sends_no_texts(sink: ReconifySink) -> None:
     handler = handler_for(None, sink.url, capture_content=False)
     call = parity_calls()[0]
-    assert handler.log_chat(call.request, call.answer())
+    assert handler.log_chat(call.request, call.answer(), format="openai")
     assert handler.close(5)
     (payload,) = sink.payloads
     assert payload["request"] == {
@@ -214,8 +216,8 @@ def test_a_failure_of_ours_is_counted_logged_once_and_never_raised(
     sink: ReconifySink, handler: ReconifyHandler, caplog: pytest.LogCaptureFixture
 ) -> None:
     call = parity_calls()[0]
-    assert handler.log_chat(call.request, _Unreadable()) is False
-    assert handler.log_chat(call.request, _Unreadable()) is False
+    assert handler.log_chat(call.request, _Unreadable(), format="openai") is False
+    assert handler.log_chat(call.request, _Unreadable(), format="openai") is False
     assert handler.flush(5)
     assert sink.attempts == 0
     assert {k: v for k, v in handler.stats().items() if v} == {"internal_errors": 2}
@@ -229,7 +231,7 @@ def test_a_failed_response_is_an_error_call_and_not_sent(
     answer = call.answer()
     assert answer is not None
     failed = dict(answer, status="failed", error={"code": "server_error", "message": "x"})
-    assert handler.log_chat(call.request, failed) is False
+    assert handler.log_chat(call.request, failed, format="openai") is False
     assert handler.flush(5)
     assert sink.attempts == 0
     assert {k: v for k, v in handler.stats().items() if v} == {"skipped_error_call": 1}
@@ -240,7 +242,7 @@ def test_a_non_finite_time_is_now_and_the_call_is_sent(bad_time: float, sink: Re
     chat = recorded_chat()
     handler = handler_for(None, sink.url)
     started = 1_774_963_843_123
-    assert handler.log_chat(chat.request, chat.answer(), started, bad_time) is True
+    assert handler.log_chat(chat.request, chat.answer(), started, bad_time, format="openai") is True
     assert handler.close(timeout=5)
     (payload,) = sink.payloads
     assert payload["timestamps"]["request"] == started
@@ -254,8 +256,11 @@ def test_a_request_json_cannot_write_is_bad_input(sink: ReconifySink) -> None:
     handler = handler_for(None, sink.url)
     circular: dict[str, Any] = dict(chat.request)
     circular["metadata"] = circular
-    assert handler.log_chat(circular, chat.answer()) is False
-    assert handler.log_chat({("model",): "gpt-4o", "messages": []}, chat.answer()) is False
+    assert handler.log_chat(circular, chat.answer(), format="openai") is False
+    assert (
+        handler.log_chat({("model",): "gpt-4o", "messages": []}, chat.answer(), format="openai")
+        is False
+    )
     assert handler.close(timeout=5)
     assert sink.attempts == 0
     assert {k: v for k, v in handler.stats().items() if v} == {"skipped_bad_input": 2}

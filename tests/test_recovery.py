@@ -67,6 +67,7 @@ def test_every_counter_is_there_from_the_start(sink: ReconifySink) -> None:
     handler.close(1)
 
 
+@pytest.mark.slow  # about 5 s of real outage and drain (.ci/run runs it)
 def test_after_a_503_outage_the_backlog_drains_once_and_the_next_export_goes_out(
     sink: ReconifySink, caplog: pytest.LogCaptureFixture, private_spool: Path
 ) -> None:
@@ -91,6 +92,7 @@ def test_after_a_503_outage_the_backlog_drains_once_and_the_next_export_goes_out
     assert list(private_spool.iterdir()) == []  # drained: no folder left behind
 
 
+@pytest.mark.slow  # about 5 s of refused connections (.ci/run runs it)
 def test_500_single_span_exports_through_refused_connections_drain_once(
     private_spool: Path,
 ) -> None:

@@ -59,6 +59,7 @@ def spans(count: int) -> list[ReadableSpan]:
     ]
 
 
+@pytest.mark.slow  # about 5 s each: a second user's processes (.ci/run runs it)
 def test_a_partition_another_user_planted_is_never_written_read_or_followed(
     shared: Path, bashrc: Path, sink: ReconifySink
 ) -> None:

@@ -37,6 +37,7 @@ def app_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow  # about 10 s: opentelemetry-instrument loads every instrumentor (.ci/run)
 def test_the_readme_zero_code_command_sends_each_run_once(app_dir: Path) -> None:
     block = block_with(README, "opentelemetry-instrument python app.py")
     with SimulatedAssistantsAPI() as api, ReconifySink() as sink, OTLPReceiver() as otlp:

@@ -19,7 +19,7 @@ def interaction(
     bad: list[str],
     kind: Kind,
     default_session: str | None,
-    messages: tuple[Json, Json],
+    messages: tuple[Json, Json | str],
     key: CallKey | None = None,
 ) -> Interaction:
     """The span's interaction: the envelope read from it around ``messages`` (request,

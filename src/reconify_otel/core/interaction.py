@@ -25,6 +25,8 @@ FORMATS: Mapping[Kind, tuple[str, str]] = MappingProxyType(
         Kind.COMPLETION: ("openai", "completion"),
         Kind.RESPONSES: ("openai", "chat"),
         Kind.ANTHROPIC: ("anthropic", "chat"),
+        Kind.MISTRAL: ("mistral", "chat"),
+        Kind.UNIVERSAL: ("universal", "chat"),
     }
 )
 # The top-level keys of the JSON, in the order they are sent; what the routes set and the
@@ -47,7 +49,7 @@ class Interaction:
     session_timeout: int | None
     user: Json
     request: Json
-    response: Json
+    response: Json | str  # ``universal``: an answer that is no JSON is its text
     # Attributes that were present but unusable (bad JSON, wrong type): mapped around, counted.
     bad_attributes: tuple[str, ...] = ()
     # What identifies the call across instrumentations (see ``core.dedup``); None: never merged.
@@ -71,7 +73,7 @@ class Interaction:
         return payload
 
     def with_messages(
-        self, request: Json, response: Json, extra: tuple[tuple[str, Any], ...]
+        self, request: Json, response: Json | str, extra: tuple[tuple[str, Any], ...]
     ) -> Interaction:
         """A copy with other messages (and other entries outside the envelope): what the
         privacy switches and the size caps' fitting return (``dataclasses.replace`` costs

@@ -212,10 +212,12 @@ _CONTENT_KEYS = frozenset(
 
 
 def _map_sides(interaction: Interaction, change: Callable[[Any], Any]) -> Interaction:
+    """``change`` on each side that is an object, or (a ``universal`` answer that is no
+    JSON) a text."""
     request, response = interaction.request, interaction.response
     return interaction.with_messages(
         change(request) if isinstance(request, dict) else request,
-        change(response) if isinstance(response, dict) else response,
+        change(response) if isinstance(response, (dict, str)) else response,
         interaction.extra,
     )
 
@@ -237,10 +239,12 @@ def _map_content_texts(value: Any, change: Callable[[str], str], inside: bool) -
 def map_texts(interaction: Interaction, change: Callable[[str], str]) -> Interaction:
     """A copy with ``change`` applied to every text value of both messages."""
     if interaction.type != "assistant":
-        return _map_sides(interaction, lambda side: _map_content_texts(side, change, False))
+        return _map_sides(
+            interaction, lambda side: _map_content_texts(side, change, isinstance(side, str))
+        )
 
-    def on_message(message: dict[str, Any]) -> dict[str, Any]:
-        content = message.get("content")
+    def on_message(message: Any) -> Any:
+        content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list):
             return message
         return dict(message, content=[_block(block, change) for block in content])

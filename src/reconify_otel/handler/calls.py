@@ -44,14 +44,32 @@ def request_text(kwargs: Mapping[str, Any]) -> str:
     return json.dumps(given(kwargs), default=_json_value)
 
 
-def flavor_of(
-    provider_format: str, request: Mapping[str, Any], response: Mapping[str, Any]
-) -> Kind | None:
-    """Which call ``log_chat`` was given: the answer's ``object`` says, else the request's
-    content key (``prompt``, ``input``, ``messages``); None when neither does."""
+# ``log_chat``'s formats sent as given, as Reconify's modules send them.
+AS_SENT = {"universal": Kind.UNIVERSAL, "mistral": Kind.MISTRAL}
+FORMATS = ("universal", "openai", "anthropic", *(f for f in AS_SENT if f != "universal"))
+
+
+def answer_of(provider_format: str, response: Any) -> dict[str, Any] | str | None:
+    """The answer as a dict (SDK objects dumped); for ``universal`` also a text, as
+    Reconify's ``logChat`` takes one (parsed later when it is JSON). None: neither."""
+    if not isinstance(provider_format, str):
+        return None
+    if provider_format == "universal" and isinstance(response, str):
+        return response
+    return to_dict(response)
+
+
+def flavor_of(provider_format: str, request: Mapping[str, Any], response: Any) -> Kind | None:
+    """Which call ``log_chat`` was given: the format, and for ``openai`` the answer's
+    ``object``, else the request's content key (``prompt``, ``input``, ``messages``);
+    None when neither does."""
+    if not isinstance(provider_format, str):
+        return None
     if provider_format == "anthropic":
         return ANTHROPIC
-    if provider_format != "openai":
+    if provider_format in AS_SENT:
+        return AS_SENT[provider_format]
+    if provider_format != "openai" or not isinstance(response, Mapping):
         return None
     found = _OPENAI_OBJECTS.get(str(response.get("object")))
     if found is not None:
@@ -76,20 +94,25 @@ def known_call(
     Each call gets its own random trace id: calls without a provider id are then never
     taken for duplicates of one another (``core.dedup``), while one call logged twice is.
     """
-    answer = to_dict(response)
+    answer = response if isinstance(response, str) else to_dict(response)
     if answer is None:
         return None
-    # JSON values only, as sent: SDK objects dumped, NaN and infinities null.
+    # JSON values only, as sent: SDK objects dumped, NaN and infinities null; a text answer
+    # (``universal``) parsed when it is JSON, else sent as the text it is.
     body_in = parse_json(request)
-    body_out = parse_json(json.dumps(answer, default=_json_value))
-    call = map_bodies(flavor, as_dict(body_in), as_dict(body_out))
+    if isinstance(answer, str):
+        parsed = parse_json(answer)
+        body_out: Any = parsed if parsed is not None else answer
+    else:
+        body_out = parse_json(json.dumps(answer, default=_json_value))
+    call = map_bodies(flavor, as_dict(body_in), body_out)
     record = SpanRecord(
         name=flavor.value,
         attributes=identity.with_identity({}, captured),
         start_ns=start_ns,
         end_ns=max(start_ns, end_ns),
         # A Response can come back (or a stream end) with status "failed": an error, not sent.
-        is_error=answer.get("status") == "failed" and flavor == RESPONSES,
+        is_error=flavor == RESPONSES and as_dict(answer).get("status") == "failed",
         trace_id=random.getrandbits(128),
     )
     return record, call

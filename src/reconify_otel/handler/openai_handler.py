@@ -32,7 +32,7 @@ from reconify_otel.core.run_attributes import (
 )
 from reconify_otel.delivery.durable import DurableSender
 from reconify_otel.delivery.worker import Dispatcher
-from reconify_otel.handler.calls import flavor_of, known_call, request_text
+from reconify_otel.handler.calls import FORMATS, answer_of, flavor_of, known_call, request_text
 from reconify_otel.handler.client_calls import ClientCalls
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Event, Stats, delivery_counters
@@ -86,18 +86,20 @@ class ReconifyHandler:
         response: Any,
         started_ms: float | None = None,
         ended_ms: float | None = None,
-        format: str = "openai",  # the name Reconify's logChat uses
+        format: str = "universal",  # the name Reconify's logChat uses
     ) -> bool:
-        """Queue one LLM call, like Reconify's ``logChat``; returns at once. False (counted,
-        logged) when skipped. Never raises into the application.
+        """Queue one LLM call, like Reconify's universal ``logChat``; returns at once. False
+        (counted, logged) when skipped. Never raises into the application.
 
-        ``request``: the call's keyword arguments; ``response``: what it returned (an
-        ``openai`` ``ChatCompletion``, ``Completion`` or ``Response``, or with
-        ``format="anthropic"`` an Anthropic ``Message``; objects or dicts). Times are epoch
-        milliseconds, a missing one is now.
+        ``request``: the call's keyword arguments; ``response``: what it returned. The
+        ``format`` is Reconify's: ``universal`` (the default: any OpenAI-compatible chat
+        API, request and answer sent as given, the answer JSON or its text), ``mistral``
+        (as given), ``openai`` (a ``ChatCompletion``, ``Completion`` or ``Response``,
+        shaped as the other routes send it) or ``anthropic`` (a ``Message``); objects or
+        dicts. Times are epoch milliseconds, a missing one is now.
         """
         try:
-            answer = to_dict(response)
+            answer = answer_of(format, response)
             flavor = text = None
             if answer is not None and isinstance(request, Mapping):
                 flavor = flavor_of(format, request, answer)
@@ -108,7 +110,7 @@ class ReconifyHandler:
                     "bad-chat",
                     "log_chat needs the request dict (JSON-writable) and the %s response, "
                     "got %s and %s",
-                    format if format in ("openai", "anthropic") else "openai or anthropic",
+                    format if format in FORMATS else " or ".join(FORMATS),
                     type(request).__name__,
                     type(response).__name__,
                 )

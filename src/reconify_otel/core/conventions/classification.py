@@ -18,6 +18,8 @@ class Kind(str, Enum):
     COMPLETION = "completion"
     RESPONSES = "responses"
     ANTHROPIC = "anthropic"
+    MISTRAL = "mistral"
+    UNIVERSAL = "universal"  # any other provider's chat call, in the OpenAI chat shape
 
 
 class Convention(Enum):

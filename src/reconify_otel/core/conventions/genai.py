@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconify_otel.core.conventions import providers
 from reconify_otel.core.conventions.classification import Classification, Convention, Kind
 
 OPERATION_NAME = "gen_ai.operation.name"
@@ -65,14 +66,13 @@ TEXT_COMPLETION_OPERATION = "text_completion"
 GENERATE_CONTENT_OPERATION = "generate_content"
 # The operations that are one model call (not embeddings, agents, tools or workflows).
 CALL_OPERATIONS = frozenset({CHAT_OPERATION, TEXT_COMPLETION_OPERATION, GENERATE_CONTENT_OPERATION})
-OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai", "az.ai.openai", "azure"})
-ANTHROPIC_PROVIDERS = frozenset({"anthropic"})
 RESPONSES_ID_PREFIX = "resp_"  # a Responses API call recorded as ``chat``: its ids say so
 
 _CHAT = Classification(Kind.CHAT, Convention.GENAI)
 _COMPLETION = Classification(Kind.COMPLETION, Convention.GENAI)
 _RESPONSES = Classification(Kind.RESPONSES, Convention.GENAI)
 _ANTHROPIC = Classification(Kind.ANTHROPIC, Convention.GENAI)
+_OTHERS = {kind: Classification(kind, Convention.GENAI) for kind in (Kind.MISTRAL, Kind.UNIVERSAL)}
 
 
 def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
@@ -85,10 +85,13 @@ def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
     provider = attributes.get(PROVIDER_NAME) or attributes.get(SYSTEM)
     if not isinstance(provider, str):  # a kvlist from the bridge cannot even be looked up
         return None
-    if provider in ANTHROPIC_PROVIDERS:
+    if provider in providers.ANTHROPIC:
         return _ANTHROPIC
-    if provider not in OPENAI_PROVIDERS:
-        return Classification(Kind.CHAT, Convention.GENAI, unsupported_provider=provider)
+    if provider not in providers.OPENAI:
+        kind = providers.chat_kind(provider)
+        if kind is None:
+            return Classification(Kind.CHAT, Convention.GENAI, unsupported_provider=provider)
+        return _OTHERS[kind]
     if operation == TEXT_COMPLETION_OPERATION:
         return _COMPLETION
     response_id = attributes.get(RESPONSE_ID)

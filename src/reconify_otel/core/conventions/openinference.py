@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from reconify_otel.core.conventions import providers
 from reconify_otel.core.conventions.classification import Classification, Convention, Kind
 
 SCOPE_PREFIX = "openinference.instrumentation."  # every OpenInference instrumentation
@@ -62,8 +63,6 @@ SPAN_KINDS = {
     "beta.messages.stream": Kind.ANTHROPIC,
     "beta.messages.parse": Kind.ANTHROPIC,
 }
-OPENAI_PROVIDERS = frozenset({"openai", "azure"})
-ANTHROPIC_PROVIDERS = frozenset({"anthropic"})
 # A Responses API answer as ``output.value`` (the Agents SDK's ``response`` spans).
 _RESPONSE_OBJECT = re.compile(r'"object":\s*"response"')
 
@@ -72,7 +71,7 @@ _BY_NAME = {
 }
 _FRAMEWORK = {
     kind: Classification(kind, Convention.OPENINFERENCE_MESSAGES)
-    for kind in (Kind.CHAT, Kind.RESPONSES, Kind.ANTHROPIC)
+    for kind in (Kind.CHAT, Kind.RESPONSES, Kind.ANTHROPIC, Kind.MISTRAL, Kind.UNIVERSAL)
 }
 
 
@@ -85,14 +84,17 @@ def classify(name: str, attributes: Mapping[str, Any], scope: str = "") -> Class
     if found is not None or scope in PROVIDER_SCOPES:
         return found
     provider = attributes.get(PROVIDER) or attributes.get(SYSTEM)
-    if not isinstance(provider, str) or not provider:  # a kvlist cannot even be hashed
-        provider = "unknown"
-    if provider in ANTHROPIC_PROVIDERS:
+    if not isinstance(provider, str):  # a kvlist cannot even be hashed
+        provider = ""
+    if provider in providers.ANTHROPIC:
         return _FRAMEWORK[Kind.ANTHROPIC]
-    if provider in OPENAI_PROVIDERS:
+    if provider in providers.OPENAI:
         return _FRAMEWORK[Kind.RESPONSES if _is_response(attributes) else Kind.CHAT]
+    kind = providers.chat_kind(provider)
+    if kind is not None:
+        return _FRAMEWORK[kind]
     return Classification(
-        Kind.CHAT, Convention.OPENINFERENCE_MESSAGES, unsupported_provider=provider
+        Kind.CHAT, Convention.OPENINFERENCE_MESSAGES, unsupported_provider=provider or "unknown"
     )
 
 

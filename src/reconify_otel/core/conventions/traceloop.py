@@ -15,6 +15,7 @@ CHAT_SPAN = "openai.chat"
 COMPLETION_SPAN = "openai.completion"
 RESPONSE_SPAN = "openai.response"
 ANTHROPIC_SPAN = "anthropic.chat"
+MISTRAL_SPAN = "mistralai.chat"  # opentelemetry-instrumentation-mistralai (mistralai 1.x)
 RUN = "openai.assistant.run"
 RUN_STREAM = "openai.assistant.run_stream"
 
@@ -24,6 +25,7 @@ CALL_KINDS = {
     COMPLETION_SPAN: Kind.COMPLETION,
     RESPONSE_SPAN: Kind.RESPONSES,
     ANTHROPIC_SPAN: Kind.ANTHROPIC,
+    MISTRAL_SPAN: Kind.MISTRAL,
 }
 RUN_NAMES = frozenset({RUN, RUN_STREAM})
 SPAN_NAMES = (*CALL_KINDS, RUN, RUN_STREAM)
@@ -51,6 +53,7 @@ SCOPE_PREFIXES = (
     "opentelemetry.instrumentation.openai",
     "opentelemetry.instrumentation.anthropic",
     "opentelemetry.instrumentation.langchain",
+    "opentelemetry.instrumentation.mistralai",
 )
 
 # Users and sessions, as traceloop's SDK associates them.

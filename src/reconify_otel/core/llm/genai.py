@@ -15,6 +15,7 @@ from typing import Any
 from reconify_otel.core.conventions import genai as G
 from reconify_otel.core.conventions import traceloop as T
 from reconify_otel.core.conventions.classification import Kind
+from reconify_otel.core.conventions.providers import shape_of
 from reconify_otel.core.llm import legacy, parts, shapes
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import (
@@ -62,9 +63,10 @@ _PARAMS = {
 _STREAM_FLAGS = (G.IS_STREAMING, T.IS_STREAMING, G.REQUEST_STREAM)
 
 
-def map_genai(flavor: Kind, attrs: Attrs, echoed_request: bool = False) -> LlmCall | str:
+def map_genai(kind: Kind, attrs: Attrs, echoed_request: bool = False) -> LlmCall | str:
     """``echoed_request``: the span's request parameters were copied from the answer
     (``traceloop.ANSWER_ECHO_SCOPES``), so none of them is taken as sent."""
+    flavor = shape_of(kind)  # Mistral's and the universal format are OpenAI's chat shape
     bad: list[str] = []
     inputs = json_attr(attrs, G.INPUT_MESSAGES, list, bad)
     outputs = json_attr(attrs, G.OUTPUT_MESSAGES, list, bad)
@@ -100,7 +102,7 @@ def map_genai(flavor: Kind, attrs: Attrs, echoed_request: bool = False) -> LlmCa
             response_id, None, model, _chat_choices(flavor, outputs, finishes), usage
         )
     return LlmCall(
-        kind=flavor,
+        kind=kind,
         request=request,
         response=response,
         response_id=response_id,

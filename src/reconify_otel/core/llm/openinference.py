@@ -10,13 +10,23 @@ shape. With content hidden they read ``__REDACTED__`` and the call is rebuilt fr
 
 from __future__ import annotations
 
+from typing import Any
+
 from reconify_otel.core.conventions import openinference as OI
 from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.llm import responses, shapes
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
 from reconify_otel.core.llm.responses import SDK_ONLY
 from reconify_otel.core.llm.shapes import LlmCall
-from reconify_otel.core.llm.values import Attrs, Json, as_str, first_str, int_attr, json_attr
+from reconify_otel.core.llm.values import (
+    Attrs,
+    Json,
+    as_dict,
+    as_str,
+    first_str,
+    int_attr,
+    json_attr,
+)
 
 _FILTERS = {
     CHAT: shapes.filter_chat_completion,
@@ -24,6 +34,7 @@ _FILTERS = {
     RESPONSES: responses.chat_response,
     ANTHROPIC: shapes.filter_anthropic_message,
 }
+_AS_SENT = frozenset({Kind.MISTRAL, Kind.UNIVERSAL})
 _TOKENS = (OI.TOKEN_COUNT_PROMPT, OI.TOKEN_COUNT_COMPLETION, OI.TOKEN_COUNT_TOTAL)
 _CACHE = (OI.TOKEN_COUNT_CACHE_READ, OI.TOKEN_COUNT_CACHE_WRITE)
 
@@ -40,9 +51,16 @@ def map_openinference(flavor: Kind, attrs: Attrs) -> LlmCall | str:
     return _call(flavor, request, response, (body_in or {}, params, body_out or {}), bad)
 
 
-def map_bodies(flavor: Kind, body_in: Json, body_out: Json) -> LlmCall:
+def map_bodies(flavor: Kind, body_in: Json, body_out: Any) -> LlmCall:
     """A call known by its request body and answer as they went over the wire (the
-    handler's): the same filters as ``input.value``/``output.value``, nothing to parse."""
+    handler's): the same filters as ``input.value``/``output.value``, nothing to parse.
+    Mistral's and the ``universal`` format are sent as they are, as Reconify's modules
+    send them (``universal``: an answer that is no JSON is its text)."""
+    if flavor in _AS_SENT:
+        request = {k: v for k, v in body_in.items() if k not in SDK_ONLY}
+        response_id = as_str(body_out.get("id")) if isinstance(body_out, dict) else None
+        return LlmCall(flavor, request, body_out, response_id, None, ())
+    body_out = as_dict(body_out)
     request = _request(flavor, {}, body_in, {})
     return _call(flavor, request, _FILTERS[flavor](body_out), (body_in, {}, body_out), [])
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from reconify_otel.core.conventions import openinference as OI
 from reconify_otel.core.conventions.classification import Kind
+from reconify_otel.core.conventions.providers import shape_of
 from reconify_otel.core.llm import parts, responses, shapes
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import (
@@ -52,7 +53,8 @@ _ANSWERS = {Kind.CHAT: "chat.completion", Kind.RESPONSES: "response"}
 _TOKENS = (OI.TOKEN_COUNT_PROMPT, OI.TOKEN_COUNT_COMPLETION, OI.TOKEN_COUNT_TOTAL)
 
 
-def map_openinference_messages(flavor: Kind, attrs: Attrs) -> LlmCall | str:
+def map_openinference_messages(kind: Kind, attrs: Attrs) -> LlmCall | str:
+    flavor = shape_of(kind)  # Mistral's and the universal format are OpenAI's chat shape
     bad: list[str] = []
     inputs = _messages(attrs, OI.INPUT_MESSAGES)
     outputs = _messages(attrs, OI.OUTPUT_MESSAGES)
@@ -76,7 +78,7 @@ def map_openinference_messages(flavor: Kind, attrs: Attrs) -> LlmCall | str:
         text = raw_answer if not answer else None  # LiteLLM: the answer's text
         response = _response(flavor, attrs, outputs, answer, text, provider, bad)
     return LlmCall(
-        kind=flavor,
+        kind=kind,
         request=request,
         response=response,
         response_id=as_str(response.get("id")),
@@ -135,7 +137,8 @@ def _request(flavor: Kind, model: str | None, inputs: list[Json], params: Json) 
     else:
         request["messages"] = parts.openai_messages(inputs) if inputs else None
         names = _CHAT_PARAMETERS
-    request.update((key, params[key]) for key in names if params.get(key) is not None)
+    # OpenInference's Mistral instrumentation writes every unset keyword argument as "".
+    request.update((key, params[key]) for key in names if params.get(key) not in (None, ""))
     if params.get("stream") is True:  # LangChain reports False for its streamed calls
         request["stream"] = True
     return request
@@ -153,7 +156,11 @@ def _response(
     """The answer from the output messages (else ``text``), model, finish reason and token
     counts; the id where the framework's result holds the provider's (LangChain's
     ``llm_output``)."""
-    response_id = as_str(as_dict(answer.get("llm_output")).get("id"))
+    # LangChain's result holds the provider's id in ``llm_output``, Mistral's stream (as
+    # OpenInference accumulates it) in ``data``.
+    response_id = as_str(as_dict(answer.get("llm_output")).get("id")) or as_str(
+        as_dict(answer.get("data")).get("id")
+    )
     model = _model(first_str(attrs, OI.RESPONSE_MODEL_NAME, OI.MODEL_NAME), provider)
     finish = first_str(attrs, OI.FINISH_REASON)
     if not outputs and text:

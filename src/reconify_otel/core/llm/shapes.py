@@ -20,7 +20,7 @@ class LlmCall:
 
     kind: Kind  # its Reconify format and type: ``core.interaction.FORMATS``
     request: dict[str, Any]
-    response: dict[str, Any]
+    response: dict[str, Any] | str  # ``universal``: an answer that is no JSON is its text
     response_id: str | None  # provider id (chatcmpl-, cmpl-, resp_, msg_), for dedup
     conversation_id: str | None  # Responses API conversation / previous response, for session
     bad_attributes: tuple[str, ...] = ()

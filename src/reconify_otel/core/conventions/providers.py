@@ -1,0 +1,55 @@
+"""Which Reconify format a model call of a provider is sent in, from the provider's name as
+the conventions write it: the GenAI conventions' ``gen_ai.provider.name`` (``gen_ai.system``
+before), OpenInference's ``llm.provider`` / ``llm.system``, LiteLLM's provider prefixes.
+
+OpenAI and Anthropic have formats of their own (their calls are classified further by the
+conventions), Mistral too; Bedrock, Gemini and Cohere have formats this package does not
+map yet (skipped and counted); every other provider is an OpenAI-compatible chat API
+(Groq, DeepSeek, xAI, Perplexity, a local vLLM or Ollama server...): Reconify's
+``universal`` format, the call in the OpenAI chat shape.
+"""
+
+from __future__ import annotations
+
+from reconify_otel.core.conventions.classification import Kind
+
+OPENAI = frozenset({"openai", "azure.ai.openai", "az.ai.openai", "azure"})
+ANTHROPIC = frozenset({"anthropic"})
+MISTRAL = frozenset({"mistral_ai", "mistralai", "mistral", "MistralAI"})
+# Reconify has formats for these that are not mapped yet: never sent as ``universal``.
+NOT_YET = frozenset(
+    {
+        "aws.bedrock",
+        "bedrock",
+        "aws",
+        "gcp.gemini",
+        "gcp.vertex_ai",
+        "gcp.gen_ai",
+        "gemini",
+        "vertex_ai",
+        "vertexai",
+        "google",
+        "cohere",
+        "cohere_chat",
+    }
+)
+
+
+# The kinds sent in the OpenAI chat shape: what their spans hold is read as an OpenAI chat.
+CHAT_SHAPED = frozenset({Kind.CHAT, Kind.MISTRAL, Kind.UNIVERSAL})
+
+
+def shape_of(kind: Kind) -> Kind:
+    """The kind whose request and answer shape ``kind``'s are (Mistral's API and the
+    ``universal`` format are OpenAI's chat)."""
+    return Kind.CHAT if kind in CHAT_SHAPED else kind
+
+
+def chat_kind(provider: str) -> Kind | None:
+    """The kind of a chat call of ``provider`` that is neither OpenAI's nor Anthropic's
+    (those are told apart further by their conventions); None: not mapped yet."""
+    if provider in MISTRAL:
+        return Kind.MISTRAL
+    if provider in NOT_YET or not provider:
+        return None
+    return Kind.UNIVERSAL
