@@ -362,6 +362,7 @@ TRACELOOP_NAMES = frozenset(
         "openai.response",
         "anthropic.chat",
         "mistralai.chat",
+        "cohere.chat",
         "openai.assistant.run",
         "openai.assistant.run_stream",
     }

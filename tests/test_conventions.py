@@ -118,8 +118,8 @@ CASES: list[tuple[str, dict[str, Any], Classification | None]] = [
     ),
     (
         "chat x",
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "cohere"},
-        C(Kind.CHAT, GENAI, unsupported_provider="cohere"),
+        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "aws.bedrock"},
+        C(Kind.CHAT, GENAI, unsupported_provider="aws.bedrock"),
     ),
     # Any name: a framework's span (LangChain's ``ChatOpenAI.chat``, ``litellm_request``).
     (

@@ -24,12 +24,13 @@ def test_the_calls_table_names_the_spans_the_mapping_selects() -> None:
     rows = [
         line
         for line in table.splitlines()
-        if line.startswith(("| OpenAI `", "| Mistral `")) or "Anthropic `messages" in line
+        if line.startswith(("| OpenAI `", "| Mistral `", "| Cohere `"))
+        or "Anthropic `messages" in line
     ]
     named = {name for row in rows for name in re.findall(r"`([A-Za-z_.]+)`", row.split("|")[2])}
     assert named - {"none"} >= set(TRACELOOP) | {"ChatCompletion", "Completion", "Response"}
     # OpenInference's Mistral spans are selected by their kind and provider, not by name.
-    by_attributes = {"MistralClient.chat"}
+    by_attributes = {"MistralClient.chat", "ClientV2.chat", "ClientV2.chat_stream"}
     assert named <= set(TRACELOOP) | set(OPENINFERENCE) | {"openai.assistant.run"} | by_attributes
     kinds = re.search(r"comma-separated list of (.*?);", " ".join(table.split()))
     assert kinds is not None

@@ -66,10 +66,10 @@ def test_llm_spans_are_selected(name: str, attributes: dict[str, Any]) -> None:
         ("Response", {"openinference.span.kind": "CHAIN"}),
         # A provider Reconify has no format for yet: selected to be counted, not a call.
         (
-            "chat gemini-2.0",
-            {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "gcp.gemini"},
+            "chat titan",
+            {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "aws.bedrock"},
         ),
-        ("completion", {"openinference.span.kind": "LLM", "llm.provider": "google"}),
+        ("completion", {"openinference.span.kind": "LLM", "llm.provider": "aws"}),
         ("completion", {"openinference.span.kind": "LLM"}),  # no provider named
         ("chat gpt-4o", {"gen_ai.provider.name": "openai"}),  # no operation name
         ("chat gpt-4o", {"gen_ai.operation.name": "chat"}),  # no provider

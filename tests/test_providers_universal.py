@@ -1,8 +1,8 @@
 """Providers Reconify has no module of its own for are sent in its ``universal`` format,
 Mistral in ``mistral``, both in the OpenAI chat shape: by ``log_chat`` (the default format,
 as Reconify's ``logChat``) and from spans (LiteLLM calling DeepSeek through OpenInference's
-instrumentation, on loopback, in process and through the bridge). Bedrock, Gemini and
-Cohere have formats not mapped yet: skipped and counted, never sent as ``universal``."""
+instrumentation, on loopback, in process and through the bridge). Bedrock has a format
+not mapped yet: skipped and counted, never sent as ``universal``."""
 
 from __future__ import annotations
 
@@ -41,13 +41,16 @@ def handler(sink: ReconifySink) -> Iterator[ReconifyHandler]:
         ({"gen_ai.provider.name": "x_ai"}, Classification(Kind.UNIVERSAL, GENAI)),
         ({"gen_ai.provider.name": "mistral_ai"}, Classification(Kind.MISTRAL, GENAI)),
         ({"gen_ai.system": "mistral"}, Classification(Kind.MISTRAL, GENAI)),  # LiteLLM's
+        ({"gen_ai.provider.name": "cohere"}, Classification(Kind.COHERE, GENAI)),
         *(
             ({"gen_ai.provider.name": name}, Classification(Kind.CHAT, GENAI, False, name))
-            for name in ("aws.bedrock", "gcp.gemini", "gcp.vertex_ai", "cohere")
+            for name in ("aws.bedrock", "bedrock")
         ),
         ({"llm.provider": "groq"}, Classification(Kind.UNIVERSAL, FRAMEWORK)),
         ({"llm.provider": "mistralai"}, Classification(Kind.MISTRAL, FRAMEWORK)),
-        ({"llm.provider": "google"}, Classification(Kind.CHAT, FRAMEWORK, False, "google")),
+        ({"gen_ai.provider.name": "gcp.gen_ai"}, Classification(Kind.GEMINI, GENAI)),
+        ({"llm.provider": "google"}, Classification(Kind.GEMINI, FRAMEWORK)),
+        ({"llm.provider": "aws"}, Classification(Kind.CHAT, FRAMEWORK, False, "aws")),
     ],
 )
 def test_the_provider_picks_the_format(

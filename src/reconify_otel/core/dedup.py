@@ -94,6 +94,7 @@ def _answer_texts(response: Any) -> list[str]:
                 found += [f.get("name") for f in _dicts([call.get("function")])]
     for block in _dicts(response.get("content")):  # Anthropic
         found.append(block.get("text") or block.get("name"))
+    found.append(response.get("text"))  # Cohere
     return [text for text in found if isinstance(text, str) and text]
 
 

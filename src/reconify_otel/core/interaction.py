@@ -26,6 +26,8 @@ FORMATS: Mapping[Kind, tuple[str, str]] = MappingProxyType(
         Kind.RESPONSES: ("openai", "chat"),
         Kind.ANTHROPIC: ("anthropic", "chat"),
         Kind.MISTRAL: ("mistral", "chat"),
+        Kind.COHERE: ("cohere", "chat"),
+        Kind.GEMINI: ("gemini", "generate"),
         Kind.UNIVERSAL: ("universal", "chat"),
     }
 )

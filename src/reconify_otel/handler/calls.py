@@ -45,7 +45,12 @@ def request_text(kwargs: Mapping[str, Any]) -> str:
 
 
 # ``log_chat``'s formats sent as given, as Reconify's modules send them.
-AS_SENT = {"universal": Kind.UNIVERSAL, "mistral": Kind.MISTRAL}
+AS_SENT = {
+    "universal": Kind.UNIVERSAL,
+    "mistral": Kind.MISTRAL,
+    "cohere": Kind.COHERE,
+    "gemini": Kind.GEMINI,
+}
 FORMATS = ("universal", "openai", "anthropic", *(f for f in AS_SENT if f != "universal"))
 
 

@@ -94,9 +94,11 @@ class ReconifyHandler:
         ``request``: the call's keyword arguments; ``response``: what it returned. The
         ``format`` is Reconify's: ``universal`` (the default: any OpenAI-compatible chat
         API, request and answer sent as given, the answer JSON or its text), ``mistral``
-        (as given), ``openai`` (a ``ChatCompletion``, ``Completion`` or ``Response``,
-        shaped as the other routes send it) or ``anthropic`` (a ``Message``); objects or
-        dicts. Times are epoch milliseconds, a missing one is now.
+        ``cohere`` (a v1 ``chat``) and ``gemini`` (``generateContent``; all three as
+        given), ``openai`` (a ``ChatCompletion``,
+        ``Completion`` or ``Response``, shaped as the other routes send it) or
+        ``anthropic`` (a ``Message``); objects or dicts. Times are epoch milliseconds, a
+        missing one is now.
         """
         try:
             answer = answer_of(format, response)

@@ -26,6 +26,8 @@ CALLS = {
     "/v1/completions": ("openai", "completions.create"),
     "/v1/responses": ("openai", "responses.create"),
     "/v1/messages": ("anthropic", "messages.create"),
+    "/v1/chat": ("cohere", "chat"),
+    "/v2/chat": ("cohere", "v2.chat"),
 }
 
 
@@ -35,7 +37,7 @@ class RecordedCall:
 
     cassette: str
     index: int  # the call's position among the cassette's calls
-    provider: str  # "openai" | "anthropic"
+    provider: str  # "openai" | "anthropic" | "cohere"
     method: str  # e.g. "chat.completions.create"
     path: str
     request: dict[str, Any]
@@ -65,6 +67,13 @@ class RecordedCall:
         return found
 
 
+def _call_of(path: str) -> tuple[str, str]:
+    """(provider, SDK method) of a recorded path; Gemini's name the model in the path."""
+    if path.startswith("/v1beta/models/") and path.endswith(":generateContent"):
+        return "google", "models.generate_content"
+    return CALLS.get(path, ("", ""))
+
+
 def recorded_calls(cassette: str | Path) -> list[RecordedCall]:
     """The 2xx POSTs of a cassette (a name in ``recordings/llm`` or a path), in order."""
     path = Path(cassette)
@@ -74,7 +83,7 @@ def recorded_calls(cassette: str | Path) -> list[RecordedCall]:
     for interaction in load_cassette(path):
         if interaction.method != "POST" or not 200 <= interaction.status < 300:
             continue
-        provider, method = CALLS.get(interaction.path, ("", ""))
+        provider, method = _call_of(interaction.path)
         if not provider:
             continue
         calls.append(

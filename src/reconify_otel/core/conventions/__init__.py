@@ -77,6 +77,7 @@ def may_classify(name: str, attributes: Iterable[str]) -> bool:
 # attributes after the span starts, so at its start only the scope tells.
 LLM_SCOPE_PREFIXES = (
     *traceloop.SCOPE_PREFIXES,
+    *genai.SCOPE_PREFIXES,
     openinference.SCOPE_PREFIX,
     *logfire.SCOPE_PREFIXES,
 )

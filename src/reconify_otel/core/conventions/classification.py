@@ -19,6 +19,8 @@ class Kind(str, Enum):
     RESPONSES = "responses"
     ANTHROPIC = "anthropic"
     MISTRAL = "mistral"
+    COHERE = "cohere"
+    GEMINI = "gemini"
     UNIVERSAL = "universal"  # any other provider's chat call, in the OpenAI chat shape
 
 

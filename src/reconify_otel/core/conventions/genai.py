@@ -32,6 +32,7 @@ USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"  # deprecated
 USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"  # deprecated
 USAGE_TOTAL_TOKENS = "gen_ai.usage.total_tokens"  # traceloop's, not in the conventions
+USAGE_REASONING = "gen_ai.usage.reasoning.output_tokens"  # counted in the output too
 # Each pair: the current spelling, then traceloop's.
 USAGE_CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")
 USAGE_CACHE_WRITE = (
@@ -51,6 +52,9 @@ REQUEST_SEED = "gen_ai.request.seed"
 REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
 REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
 REQUEST_STREAM = "gen_ai.request.stream"  # LiteLLM's, under the latest conventions
+# traceloop's Cohere spans name the penalties so.
+LLM_FREQUENCY_PENALTY = "llm.frequency_penalty"
+LLM_PRESENCE_PENALTY = "llm.presence_penalty"
 
 # traceloop's additions in the gen_ai namespace.
 USER = "gen_ai.user"
@@ -60,6 +64,12 @@ INDEXED_PROMPTS = "gen_ai.prompt"
 INDEXED_COMPLETIONS = "gen_ai.completion"
 INDEXED_RESPONSES = "gen_ai.response"
 
+# The official GenAI instrumentations' scopes (google-genai's spans come from util-genai's).
+SCOPE_PREFIXES = (
+    "opentelemetry.util.genai",
+    "opentelemetry.instrumentation.openai_v2",
+    "opentelemetry.instrumentation.google_genai",
+)
 CHAT_SPAN = "chat"  # the official instrumentations' span name: ``chat`` or ``chat {model}``
 CHAT_OPERATION = "chat"
 TEXT_COMPLETION_OPERATION = "text_completion"
@@ -72,7 +82,10 @@ _CHAT = Classification(Kind.CHAT, Convention.GENAI)
 _COMPLETION = Classification(Kind.COMPLETION, Convention.GENAI)
 _RESPONSES = Classification(Kind.RESPONSES, Convention.GENAI)
 _ANTHROPIC = Classification(Kind.ANTHROPIC, Convention.GENAI)
-_OTHERS = {kind: Classification(kind, Convention.GENAI) for kind in (Kind.MISTRAL, Kind.UNIVERSAL)}
+_OTHERS = {
+    kind: Classification(kind, Convention.GENAI)
+    for kind in (Kind.MISTRAL, Kind.COHERE, Kind.GEMINI, Kind.UNIVERSAL)
+}
 
 
 def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:

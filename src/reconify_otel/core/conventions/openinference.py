@@ -48,6 +48,7 @@ TOKEN_COUNT_COMPLETION = "llm.token_count.completion"
 TOKEN_COUNT_TOTAL = "llm.token_count.total"
 TOKEN_COUNT_CACHE_READ = "llm.token_count.prompt_details.cache_read"
 TOKEN_COUNT_CACHE_WRITE = "llm.token_count.prompt_details.cache_write"
+TOKEN_COUNT_REASONING = "llm.token_count.completion_details.reasoning"
 
 SPAN_KINDS = {
     "ChatCompletion": Kind.CHAT,
@@ -71,7 +72,15 @@ _BY_NAME = {
 }
 _FRAMEWORK = {
     kind: Classification(kind, Convention.OPENINFERENCE_MESSAGES)
-    for kind in (Kind.CHAT, Kind.RESPONSES, Kind.ANTHROPIC, Kind.MISTRAL, Kind.UNIVERSAL)
+    for kind in (
+        Kind.CHAT,
+        Kind.RESPONSES,
+        Kind.ANTHROPIC,
+        Kind.MISTRAL,
+        Kind.COHERE,
+        Kind.GEMINI,
+        Kind.UNIVERSAL,
+    )
 }
 
 

@@ -3,7 +3,7 @@ the conventions write it: the GenAI conventions' ``gen_ai.provider.name`` (``gen
 before), OpenInference's ``llm.provider`` / ``llm.system``, LiteLLM's provider prefixes.
 
 OpenAI and Anthropic have formats of their own (their calls are classified further by the
-conventions), Mistral too; Bedrock, Gemini and Cohere have formats this package does not
+conventions), Mistral, Cohere and Gemini too; Bedrock has a format this package does not
 map yet (skipped and counted); every other provider is an OpenAI-compatible chat API
 (Groq, DeepSeek, xAI, Perplexity, a local vLLM or Ollama server...): Reconify's
 ``universal`` format, the call in the OpenAI chat shape.
@@ -16,21 +16,17 @@ from reconify_otel.core.conventions.classification import Kind
 OPENAI = frozenset({"openai", "azure.ai.openai", "az.ai.openai", "azure"})
 ANTHROPIC = frozenset({"anthropic"})
 MISTRAL = frozenset({"mistral_ai", "mistralai", "mistral", "MistralAI"})
+COHERE = frozenset({"cohere", "Cohere", "cohere_chat"})
+# The official instrumentation's, traceloop's, the conventions', OpenInference's, LiteLLM's.
+GEMINI = frozenset(
+    {"gemini", "gcp.gen_ai", "gcp.gemini", "gcp.vertex_ai", "google", "vertex_ai", "vertexai"}
+)
 # Reconify has formats for these that are not mapped yet: never sent as ``universal``.
 NOT_YET = frozenset(
     {
         "aws.bedrock",
         "bedrock",
         "aws",
-        "gcp.gemini",
-        "gcp.vertex_ai",
-        "gcp.gen_ai",
-        "gemini",
-        "vertex_ai",
-        "vertexai",
-        "google",
-        "cohere",
-        "cohere_chat",
     }
 )
 
@@ -50,6 +46,10 @@ def chat_kind(provider: str) -> Kind | None:
     (those are told apart further by their conventions); None: not mapped yet."""
     if provider in MISTRAL:
         return Kind.MISTRAL
+    if provider in COHERE:
+        return Kind.COHERE
+    if provider in GEMINI:
+        return Kind.GEMINI
     if provider in NOT_YET or not provider:
         return None
     return Kind.UNIVERSAL

@@ -16,6 +16,7 @@ COMPLETION_SPAN = "openai.completion"
 RESPONSE_SPAN = "openai.response"
 ANTHROPIC_SPAN = "anthropic.chat"
 MISTRAL_SPAN = "mistralai.chat"  # opentelemetry-instrumentation-mistralai (mistralai 1.x)
+COHERE_SPAN = "cohere.chat"  # opentelemetry-instrumentation-cohere
 RUN = "openai.assistant.run"
 RUN_STREAM = "openai.assistant.run_stream"
 
@@ -26,6 +27,7 @@ CALL_KINDS = {
     RESPONSE_SPAN: Kind.RESPONSES,
     ANTHROPIC_SPAN: Kind.ANTHROPIC,
     MISTRAL_SPAN: Kind.MISTRAL,
+    COHERE_SPAN: Kind.COHERE,
 }
 RUN_NAMES = frozenset({RUN, RUN_STREAM})
 SPAN_NAMES = (*CALL_KINDS, RUN, RUN_STREAM)
@@ -54,6 +56,8 @@ SCOPE_PREFIXES = (
     "opentelemetry.instrumentation.anthropic",
     "opentelemetry.instrumentation.langchain",
     "opentelemetry.instrumentation.mistralai",
+    "opentelemetry.instrumentation.cohere",
+    "opentelemetry.instrumentation.google_generativeai",
 )
 
 # Users and sessions, as traceloop's SDK associates them.

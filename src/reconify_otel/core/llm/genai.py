@@ -16,7 +16,7 @@ from reconify_otel.core.conventions import genai as G
 from reconify_otel.core.conventions import traceloop as T
 from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.conventions.providers import shape_of
-from reconify_otel.core.llm import legacy, parts, shapes
+from reconify_otel.core.llm import cohere, gemini, legacy, parts, shapes
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import (
     Attrs,
@@ -26,6 +26,7 @@ from reconify_otel.core.llm.values import (
     first_str,
     int_attr,
     json_attr,
+    parse_json,
     scalar_attr,
 )
 
@@ -83,6 +84,10 @@ def map_genai(kind: Kind, attrs: Attrs, echoed_request: bool = False) -> LlmCall
     # from the first chunk and leaves the answer to a span of its own (``logfire``).
     if not outputs and response_id is None and usage is None:
         return "the span holds no response (no output, id or usage)"
+    if flavor == Kind.COHERE:
+        return _cohere(attrs, inputs or [], outputs, response_id, bad, flattened)
+    if flavor == Kind.GEMINI:
+        return _gemini(attrs, inputs or [], outputs, response_id, bad)
     request = _request(flavor, attrs, inputs, bad, flattened, echoed_request)
     finishes = _finish_reasons(attrs, outputs)
     response: Json
@@ -157,6 +162,77 @@ def _request(
     if any(attrs.get(k) in (True, "True", "true") for k in _STREAM_FLAGS):
         request["stream"] = True
     return request
+
+
+# The request parameters by the names the Cohere and Gemini builders take.
+_NEUTRAL_PARAMS = {
+    G.REQUEST_TEMPERATURE: "temperature",
+    G.REQUEST_TOP_P: "top_p",
+    G.REQUEST_TOP_K: "top_k",
+    G.REQUEST_MAX_TOKENS: "max_tokens",
+    G.REQUEST_STOP_SEQUENCES: "stop_sequences",
+    G.REQUEST_SEED: "seed",
+    G.REQUEST_FREQUENCY_PENALTY: "frequency_penalty",
+    G.REQUEST_PRESENCE_PENALTY: "presence_penalty",
+    G.LLM_FREQUENCY_PENALTY: "frequency_penalty",
+    G.LLM_PRESENCE_PENALTY: "presence_penalty",
+}
+
+
+def _cohere(
+    attrs: Attrs,
+    inputs: list[Any],
+    outputs: list[Json],
+    response_id: str | None,
+    bad: list[str],
+    flattened: bool,
+) -> LlmCall:
+    """Reconify's ``cohere`` format (``core.llm.cohere``); traceloop records the billed
+    units as the usage, as floats, and the stop sequences as their JSON."""
+    params: Json = {}
+    for attribute, key in _NEUTRAL_PARAMS.items():
+        value = scalar_attr(attrs, attribute, bad)
+        if isinstance(value, str) and key == "stop_sequences":
+            value = parse_json(value) if value.startswith("[") else [value]
+        if value is not None:
+            params[key] = value
+    tools = json_attr(attrs, G.TOOL_DEFINITIONS, list, bad) or (
+        legacy.tool_definitions(attrs) if flattened else None
+    )
+    model = first_str(attrs, G.REQUEST_MODEL, T.REQUEST_MODEL, G.RESPONSE_MODEL)
+    request = cohere.request(model, [as_dict(m) for m in inputs], params, tools)
+    finishes = _finish_reasons(attrs, outputs)
+    billed = (
+        int_attr(attrs, bad, G.USAGE_INPUT_TOKENS, G.USAGE_PROMPT_TOKENS),
+        int_attr(attrs, bad, G.USAGE_OUTPUT_TOKENS, G.USAGE_COMPLETION_TOKENS),
+    )
+    first = outputs[0] if outputs else None
+    answer = cohere.response(response_id, first, finishes[0] if finishes else None, billed)
+    return LlmCall(Kind.COHERE, request, answer, response_id, None, tuple(bad))
+
+
+def _gemini(
+    attrs: Attrs, inputs: list[Any], outputs: list[Json], response_id: str | None, bad: list[str]
+) -> LlmCall:
+    """Reconify's ``gemini`` format (``core.llm.gemini``)."""
+    params: Json = {}
+    for attribute, key in _NEUTRAL_PARAMS.items():  # the conventions' names, and traceloop's
+        value = scalar_attr(attrs, attribute, bad)
+        if value is not None:
+            params[key] = value
+    instructions = json_attr(attrs, G.SYSTEM_INSTRUCTIONS, list, bad)
+    model = first_str(attrs, G.REQUEST_MODEL, G.RESPONSE_MODEL)
+    request = gemini.request(model, [as_dict(m) for m in inputs], instructions, params)
+    counts = (
+        int_attr(attrs, bad, G.USAGE_INPUT_TOKENS, G.USAGE_PROMPT_TOKENS),
+        int_attr(attrs, bad, G.USAGE_OUTPUT_TOKENS, G.USAGE_COMPLETION_TOKENS),
+        int_attr(attrs, bad, G.USAGE_REASONING),
+        int_attr(attrs, bad, G.USAGE_TOTAL_TOKENS),
+    )
+    answered = first_str(attrs, G.RESPONSE_MODEL) or model
+    finishes = _finish_reasons(attrs, outputs)
+    answer = gemini.response(response_id, answered, outputs, finishes, counts)
+    return LlmCall(Kind.GEMINI, request, answer, response_id, None, tuple(bad))
 
 
 def _usage(flavor: str, attrs: Attrs, bad: list[str]) -> Json | None:

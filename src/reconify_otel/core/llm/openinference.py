@@ -34,7 +34,7 @@ _FILTERS = {
     RESPONSES: responses.chat_response,
     ANTHROPIC: shapes.filter_anthropic_message,
 }
-_AS_SENT = frozenset({Kind.MISTRAL, Kind.UNIVERSAL})
+_AS_SENT = frozenset({Kind.MISTRAL, Kind.COHERE, Kind.GEMINI, Kind.UNIVERSAL})
 _TOKENS = (OI.TOKEN_COUNT_PROMPT, OI.TOKEN_COUNT_COMPLETION, OI.TOKEN_COUNT_TOTAL)
 _CACHE = (OI.TOKEN_COUNT_CACHE_READ, OI.TOKEN_COUNT_CACHE_WRITE)
 
@@ -54,8 +54,8 @@ def map_openinference(flavor: Kind, attrs: Attrs) -> LlmCall | str:
 def map_bodies(flavor: Kind, body_in: Json, body_out: Any) -> LlmCall:
     """A call known by its request body and answer as they went over the wire (the
     handler's): the same filters as ``input.value``/``output.value``, nothing to parse.
-    Mistral's and the ``universal`` format are sent as they are, as Reconify's modules
-    send them (``universal``: an answer that is no JSON is its text)."""
+    Mistral's, Cohere's, Gemini's and the ``universal`` format are sent as they are, as Reconify's
+    modules send them (``universal``: an answer that is no JSON is its text)."""
     if flavor in _AS_SENT:
         request = {k: v for k, v in body_in.items() if k not in SDK_ONLY}
         response_id = as_str(body_out.get("id")) if isinstance(body_out, dict) else None

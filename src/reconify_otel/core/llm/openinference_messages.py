@@ -14,7 +14,7 @@ from __future__ import annotations
 from reconify_otel.core.conventions import openinference as OI
 from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.conventions.providers import shape_of
-from reconify_otel.core.llm import parts, responses, shapes
+from reconify_otel.core.llm import cohere, gemini, parts, responses, shapes
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import (
     Attrs,
@@ -68,6 +68,10 @@ def map_openinference_messages(kind: Kind, attrs: Attrs) -> LlmCall | str:
     model = _model(as_str(params.get("model")) or first_str(attrs, OI.MODEL_NAME), provider)
     if not outputs and raw_answer is None and not any(k in attrs for k in _TOKENS):
         return "the span holds no response (no output messages, output.value or tokens)"
+    if flavor == Kind.COHERE:
+        return _cohere(attrs, model, inputs, outputs, answer, params, bad)
+    if flavor == Kind.GEMINI:
+        return _gemini(attrs, model, inputs, outputs, answer, params, bad)
     request = _request(flavor, model, inputs, params)
     if answer.get("object") == _ANSWERS.get(flavor):  # the provider's own answer
         if flavor == Kind.RESPONSES:
@@ -176,3 +180,51 @@ def _response(
         choices.append(shapes.chat_choice(index, text, calls, shapes.openai_finish(finish)))
     usage = shapes.openai_usage(prompt, completion, total)
     return shapes.chat_completion(response_id, None, model, choices, usage)
+
+
+def _cohere(
+    attrs: Attrs,
+    model: str | None,
+    inputs: list[Json],
+    outputs: list[Json],
+    answer: Json,
+    params: Json,
+    bad: list[str],
+) -> LlmCall:
+    """Reconify's ``cohere`` format (``core.llm.cohere``); OpenInference counts the
+    model's tokens (``usage.tokens``), not the billed units."""
+    asked = {k: v for k, v in params.items() if k in cohere.PARAMETERS and v not in (None, "")}
+    request = cohere.request(model, inputs, asked, None)
+    counts = (
+        int_attr(attrs, bad, OI.TOKEN_COUNT_PROMPT),
+        int_attr(attrs, bad, OI.TOKEN_COUNT_COMPLETION),
+    )
+    finish = first_str(attrs, OI.FINISH_REASON)
+    response_id = as_str(answer.get("id"))  # the v2 answer, unstreamed calls only
+    first = outputs[0] if outputs else None
+    response = cohere.response(response_id, first, finish, counts, "tokens")
+    return LlmCall(Kind.COHERE, request, response, response_id, None, tuple(bad))
+
+
+def _gemini(
+    attrs: Attrs,
+    model: str | None,
+    inputs: list[Json],
+    outputs: list[Json],
+    answer: Json,
+    params: Json,
+    bad: list[str],
+) -> LlmCall:
+    """Reconify's ``gemini`` format (``core.llm.gemini``); ``output.value`` is the SDK's
+    answer object (snake_case): only its id is taken from it."""
+    request = gemini.request(model, inputs, None, params)
+    counts = (
+        int_attr(attrs, bad, OI.TOKEN_COUNT_PROMPT),
+        int_attr(attrs, bad, OI.TOKEN_COUNT_COMPLETION),
+        int_attr(attrs, bad, OI.TOKEN_COUNT_REASONING),
+        int_attr(attrs, bad, OI.TOKEN_COUNT_TOTAL),
+    )
+    response_id = as_str(answer.get("response_id"))
+    finish = [first_str(attrs, OI.FINISH_REASON)]
+    response = gemini.response(response_id, model, outputs, finish, counts)
+    return LlmCall(Kind.GEMINI, request, response, response_id, None, tuple(bad))
