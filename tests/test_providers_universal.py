@@ -154,3 +154,22 @@ def test_litellm_calling_deepseek_is_one_universal_payload(monkeypatch: pytest.M
     assert [(p["request"], p["response"]) for p in bridge_sink.payloads] == [
         (payload["request"], payload["response"])
     ]
+
+
+def test_a_key_passed_along_with_the_request_never_reaches_reconify(
+    sink: ReconifySink, handler: ReconifyHandler
+) -> None:
+    """``universal`` sends the request as given, but never a credential in it."""
+    request = {
+        "model": "sonar",
+        "messages": MESSAGES,
+        "api_key": "pplx-secret-1",
+        "apiKey": "pplx-secret-2",
+        "extra_headers": {"Authorization": "Bearer pplx-secret-3"},
+        "headers": {"x-api-key": "pplx-secret-4"},
+    }
+    assert handler.log_chat(request, ANSWER)
+    assert handler.flush(5)
+    (payload,) = sink.payloads
+    assert payload["request"] == {"model": "sonar", "messages": MESSAGES}
+    assert "pplx-secret" not in json.dumps(payload)
