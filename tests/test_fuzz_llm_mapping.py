@@ -35,11 +35,16 @@ LLM_SPANS: dict[str, dict[str, Any]] = {
     "Response": {"openinference.span.kind": "LLM"},
     "messages.create": {"openinference.span.kind": "LLM"},
 }
+# Written out, not read from the code: Reconify's (format, type) of each kind.
 KINDS = {
     "chat": ("openai", "chat"),
     "completion": ("openai", "completion"),
     "responses": ("openai", "chat"),
     "anthropic": ("anthropic", "chat"),
+    "mistral": ("mistral", "chat"),
+    "cohere": ("cohere", "chat"),
+    "gemini": ("gemini", "generate"),
+    "universal": ("universal", "chat"),  # a provider of any other name
 }
 # The keys the readers probe (core/llm), and their flattened-list spellings.
 READ_KEYS = (

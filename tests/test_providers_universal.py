@@ -156,10 +156,12 @@ def test_litellm_calling_deepseek_is_one_universal_payload(monkeypatch: pytest.M
     ]
 
 
+@pytest.mark.parametrize("fmt", ["universal", "openai", "gemini"])
 def test_a_key_passed_along_with_the_request_never_reaches_reconify(
-    sink: ReconifySink, handler: ReconifyHandler
+    fmt: str, sink: ReconifySink, handler: ReconifyHandler
 ) -> None:
-    """``universal`` sends the request as given, but never a credential in it."""
+    """The request is sent as given, but never a credential or an SDK option in it (top
+    level, and a Gemini ``config``'s ``http_options``), however its name is spelt."""
     request = {
         "model": "sonar",
         "messages": MESSAGES,
@@ -167,9 +169,15 @@ def test_a_key_passed_along_with_the_request_never_reaches_reconify(
         "apiKey": "pplx-secret-2",
         "extra_headers": {"Authorization": "Bearer pplx-secret-3"},
         "headers": {"x-api-key": "pplx-secret-4"},
+        "api-key": "pplx-secret-5",
+        "x_api_key": "pplx-secret-6",
+        "client_secret": "pplx-secret-7",
+        "key": "pplx-secret-8",
+        "config": {"temperature": 0.2, "http_options": {"headers": {"k": "pplx-secret-9"}}},
     }
-    assert handler.log_chat(request, ANSWER)
+    assert handler.log_chat(request, ANSWER, format=fmt)
     assert handler.flush(5)
     (payload,) = sink.payloads
-    assert payload["request"] == {"model": "sonar", "messages": MESSAGES}
     assert "pplx-secret" not in json.dumps(payload)
+    expected = {"model": "sonar", "messages": MESSAGES, "config": {"temperature": 0.2}}
+    assert payload["request"] == expected

@@ -19,7 +19,7 @@ from reconify_otel import identity
 from reconify_otel.core.conventions import Kind
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
 from reconify_otel.core.llm.openinference import map_bodies
-from reconify_otel.core.llm.responses import SDK_ONLY
+from reconify_otel.core.llm.responses import without_options
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import as_dict, parse_json
 from reconify_otel.core.record import SpanRecord
@@ -30,13 +30,11 @@ _OPENAI_OBJECTS = {"chat.completion": CHAT, "text_completion": COMPLETION, "resp
 
 
 def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments the API received: no ``omit``/``NOT_GIVEN`` placeholders and
-    none of the SDK's own options (``extra_headers``, ``timeout``...)."""
-    return {
-        key: value
-        for key, value in kwargs.items()
-        if key not in SDK_ONLY and type(value).__name__ not in ("Omit", "NotGiven")
-    }
+    """The keyword arguments the API received: no ``omit``/``NOT_GIVEN`` placeholders, none
+    of the SDK's own options (``extra_headers``, ``timeout``...) and no credential."""
+    return without_options(
+        {k: v for k, v in kwargs.items() if type(v).__name__ not in ("Omit", "NotGiven")}
+    )
 
 
 def request_text(kwargs: Mapping[str, Any]) -> str:

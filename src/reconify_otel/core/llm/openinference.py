@@ -16,7 +16,7 @@ from reconify_otel.core.conventions import openinference as OI
 from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.llm import responses, shapes
 from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
-from reconify_otel.core.llm.responses import SDK_ONLY
+from reconify_otel.core.llm.responses import SDK_ONLY, without_options
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import (
     Attrs,
@@ -35,31 +35,6 @@ _FILTERS = {
     ANTHROPIC: shapes.filter_anthropic_message,
 }
 _AS_SENT = frozenset({Kind.MISTRAL, Kind.COHERE, Kind.GEMINI, Kind.UNIVERSAL})
-# What a request given as a dict may hold that is no part of the call: the SDK's options,
-# and credentials (a provider key passed along must never reach Reconify).
-_CREDENTIALS = frozenset(
-    {
-        "api_key",
-        "apikey",
-        "authorization",
-        "x-api-key",
-        "x-goog-api-key",
-        "headers",
-        "default_headers",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "access_token",
-        "token",
-    }
-)
-
-
-def _not_sent(key: str) -> bool:
-    return key in SDK_ONLY or key.lower().replace("_", "") in _CREDENTIAL_NAMES
-
-
-_CREDENTIAL_NAMES = frozenset(name.replace("_", "") for name in _CREDENTIALS)
 _TOKENS = (OI.TOKEN_COUNT_PROMPT, OI.TOKEN_COUNT_COMPLETION, OI.TOKEN_COUNT_TOTAL)
 _CACHE = (OI.TOKEN_COUNT_CACHE_READ, OI.TOKEN_COUNT_CACHE_WRITE)
 
@@ -82,7 +57,7 @@ def map_bodies(flavor: Kind, body_in: Json, body_out: Any) -> LlmCall:
     Mistral's, Cohere's, Gemini's and the ``universal`` format are sent as they are, as Reconify's
     modules send them (``universal``: an answer that is no JSON is its text)."""
     if flavor in _AS_SENT:
-        request = {k: v for k, v in body_in.items() if not _not_sent(k)}
+        request = without_options(body_in)
         response_id = as_str(body_out.get("id")) if isinstance(body_out, dict) else None
         return LlmCall(flavor, request, body_out, response_id, None, ())
     body_out = as_dict(body_out)

@@ -7,6 +7,7 @@ chat interaction, so ``instructions`` and ``input`` become ``messages`` and the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reconify_otel.core.llm import shapes
@@ -14,6 +15,53 @@ from reconify_otel.core.llm.values import Json, as_dict, as_int, as_list, as_str
 
 # Keyword arguments of the SDK itself, never sent to the API.
 SDK_ONLY = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
+# What a request given as a dict (``log_chat``, a wrapped client's keyword arguments) may
+# hold that is no part of the call: the SDK's options and credentials. A provider key
+# passed along must never reach Reconify. Names compared lower-case, without - and _.
+_OPTIONS = frozenset(
+    {
+        "extraheaders",
+        "extraquery",
+        "extrabody",
+        "timeout",
+        "headers",
+        "defaultheaders",
+        "defaultquery",
+        "httpoptions",
+        "authorization",
+        "proxyauthorization",
+        "bearer",
+        "key",
+        "password",
+        "clientsecret",
+    }
+)
+
+
+def _is_option(key: Any) -> bool:
+    if not isinstance(key, str):
+        return False
+    name = key.lower().replace("-", "").replace("_", "")
+    return (
+        name in _OPTIONS
+        or name.endswith(("apikey", "secret", "accesskeyid", "secretaccesskey"))
+        or name.endswith("token")  # access_token, session_token; not max_tokens
+    )
+
+
+def without_options(body: Mapping[str, Any]) -> Json:
+    """``body`` without the SDK's options and credentials, at the top and inside the
+    objects that hold options (a Gemini ``config``'s ``http_options``)."""
+    kept: Json = {}
+    for key, value in body.items():
+        if _is_option(key):
+            continue
+        if key == "config" and isinstance(value, Mapping):
+            value = without_options(value)
+        kept[key] = value
+    return kept
+
+
 _MOVED = frozenset({"model", "input", "instructions"})
 
 
