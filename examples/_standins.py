@@ -2,12 +2,17 @@
 
 ``standins()`` yields where to send things. With nothing configured it starts, in this
 process, the simulated Assistants API (or, given ``recorded=`` cassette names, a replay of
-recorded OpenAI or Anthropic calls) and a Reconify-compatible sink (127.0.0.1, no keys,
-no network). Environment variables switch each side to the real service:
+recorded OpenAI, Anthropic, Gemini or Bedrock calls) and a Reconify-compatible sink
+(127.0.0.1, no keys, no network). Environment variables switch each side to the real
+service:
 
 * OpenAI: ``OPENAI_API_KEY`` (and ``OPENAI_BASE_URL``, default ``https://api.openai.com/v1``).
 * Anthropic: ``ANTHROPIC_API_KEY`` (and ``ANTHROPIC_BASE_URL``, default
   ``https://api.anthropic.com``).
+* Gemini: ``GOOGLE_API_KEY`` or ``GEMINI_API_KEY`` (the first wins, as in ``google-genai``;
+  and ``GOOGLE_GEMINI_BASE_URL``, default ``https://generativelanguage.googleapis.com/``).
+* Bedrock: ``BEDROCK_LIVE=1``; boto3 then finds the credentials, region and endpoint
+  itself (its default chain), so the base URL and key yielded are "".
 * Reconify: ``RECONIFY_APP_KEY`` and ``RECONIFY_API_KEY`` (and ``RECONIFY_ENDPOINT``,
   default ``https://track.reconify.com/track``).
 
@@ -40,20 +45,27 @@ from reconify_otel.offline.sink import ReconifySink
 from reconify_otel.settings import DEFAULT_ENDPOINT
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
-# provider -> (key variable, base URL variable, default base URL)
-PROVIDERS = {
-    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", OPENAI_DEFAULT_BASE_URL),
-    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+# provider -> (variables that switch it live, the first set being the key; base URL
+# variable; default base URL). Bedrock's switch is no key: boto3 finds its own.
+PROVIDERS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "openai": (("OPENAI_API_KEY",), "OPENAI_BASE_URL", OPENAI_DEFAULT_BASE_URL),
+    "anthropic": (("ANTHROPIC_API_KEY",), "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+    "google": (
+        ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
+        "GOOGLE_GEMINI_BASE_URL",
+        "https://generativelanguage.googleapis.com/",
+    ),
+    "bedrock": (("BEDROCK_LIVE",), "", ""),
 }
 OTLP_DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"  # Jaeger's OTLP/HTTP port
-OFFLINE_OPENAI_KEY = "sk-offline-not-a-real-key"
+OFFLINE_PROVIDER_KEY = "sk-offline-not-a-real-key"
 OFFLINE_APP_KEY = "offline-app-key"
 OFFLINE_API_KEY = "offline-api-key"
 
 
 class Endpoints(NamedTuple):
-    openai_base_url: str
-    openai_api_key: str
+    base_url: str  # the provider's ("" for Bedrock live: boto3's own endpoint)
+    provider_key: str  # its API key ("" for Bedrock live: boto3's credential chain)
     reconify_endpoint: str
     app_key: str
     api_key: str
@@ -89,29 +101,32 @@ def standins(recorded: tuple[str, ...] = (), provider: str = "openai") -> Iterat
     """The real endpoints when configured, else loopback stand-ins for as long as the block.
 
     ``recorded``: cassettes (``reconify_otel.offline.replay``) whose first call each the
-    example makes, in this order; offline they are answered as recorded.
+    example makes, in this order; offline they are answered as recorded. ``provider``: a
+    key of ``PROVIDERS``, whose variables switch the provider's side live.
     """
-    key_variable, url_variable, default_url = PROVIDERS[provider]
+    live_variables, url_variable, default_url = PROVIDERS[provider]
+    live = next((os.environ[name] for name in live_variables if os.environ.get(name)), "")
     with ExitStack() as stack:
-        if os.environ.get(key_variable):
-            base_url = os.environ.get(url_variable) or default_url
-            openai_key = os.environ[key_variable]
+        if live:
+            base_url = (os.environ.get(url_variable) or default_url) if url_variable else ""
+            provider_key = live if provider != "bedrock" else ""
         elif recorded:
             replay = LlmReplay([recorded_calls(name)[0] for name in recorded])
             stack.enter_context(replay)
-            # The Anthropic client adds /v1 itself.
+            # The other SDKs add their API version (/v1, /v1beta) themselves, and boto3's
+            # endpoint_url is the bare host.
             base_url = replay.base_url if provider == "openai" else replay.url
-            openai_key = OFFLINE_OPENAI_KEY
+            provider_key = OFFLINE_PROVIDER_KEY
         else:
             api = stack.enter_context(SimulatedAssistantsAPI(reply=store_reply))
-            base_url, openai_key = api.base_url, OFFLINE_OPENAI_KEY
+            base_url, provider_key = api.base_url, OFFLINE_PROVIDER_KEY
         app_key = os.environ.get("RECONIFY_APP_KEY")
         api_key = os.environ.get("RECONIFY_API_KEY")
         if app_key or api_key:
             if not (app_key and api_key):
                 sys.exit("set both RECONIFY_APP_KEY and RECONIFY_API_KEY (or neither)")
             endpoint = os.environ.get("RECONIFY_ENDPOINT") or DEFAULT_ENDPOINT
-            yield Endpoints(base_url, openai_key, endpoint, app_key, api_key, None)
+            yield Endpoints(base_url, provider_key, endpoint, app_key, api_key, None)
         else:
             sink = stack.enter_context(ReconifySink())
             # Undelivered payloads are spooled per user (~/.cache/reconify-otel); a run
@@ -119,7 +134,7 @@ def standins(recorded: tuple[str, ...] = (), provider: str = "openai") -> Iterat
             spool_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="reconify-"))
             stack.enter_context(_environ("RECONIFY_SPOOL_DIR", spool_dir))
             yield Endpoints(
-                base_url, openai_key, f"{sink.url}/track", OFFLINE_APP_KEY, OFFLINE_API_KEY, sink
+                base_url, provider_key, f"{sink.url}/track", OFFLINE_APP_KEY, OFFLINE_API_KEY, sink
             )
 
 
@@ -188,20 +203,33 @@ def _text(message: Any) -> str | None:
     """The text of an Assistants message, or of an LLM call's last message / first answer."""
     if not isinstance(message, dict):
         return None
-    if message.get("messages"):  # a chat request
+    if message.get("messages"):  # a chat request (OpenAI, Anthropic, Bedrock's Converse)
         message = message["messages"][-1]
+    elif message.get("contents"):  # a Gemini request
+        message = message["contents"][-1]
     elif message.get("choices"):  # a chat or text completion
         choice = message["choices"][0]
         return choice.get("text") or (choice.get("message") or {}).get("content")
-    content = message.get("content")
+    elif message.get("candidates"):  # a Gemini answer
+        message = message["candidates"][0].get("content") or {}
+    elif isinstance(message.get("body"), dict):  # a Bedrock answer, in Converse's form
+        message = (message["body"].get("output") or {}).get("message") or {}
+    content = message.get("content", message.get("parts"))
     if isinstance(content, str):
         return content
-    parts = [
+    parts = [  # Anthropic's text blocks, Converse's and Gemini's text parts (not thoughts)
         block["text"]["value"] if isinstance(block["text"], dict) else block["text"]
         for block in content or []
-        if block.get("type") == "text"
+        if block.get("type", "text") == "text" and "text" in block and not block.get("thought")
     ]
     return " ".join(parts) if parts else None
+
+
+def _answer_id(response: Any) -> str | None:
+    """The answer's id: OpenAI's and Anthropic's, Bedrock's request id, Gemini's."""
+    if not isinstance(response, dict):
+        return None
+    return response.get("id") or response.get("requestId") or response.get("responseId")
 
 
 def report(
@@ -232,7 +260,7 @@ def report(
         sessions=[p.get("session") for p in payloads],
         users=[p.get("user") for p in payloads],
         request_texts=[_text(p.get("request")) for p in payloads],
-        response_ids=[(p.get("response") or {}).get("id") for p in payloads],
+        response_ids=[_answer_id(p.get("response")) for p in payloads],
         response_texts=[_text(p.get("response")) for p in payloads],
         app_keys=sorted({str(p["reconify"].get("appKey")) for p in payloads}),
         kinds=[f"{p['reconify'].get('format')}/{p['reconify'].get('type')}" for p in payloads],

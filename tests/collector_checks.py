@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG_PATH = ROOT / "otel-collector-config.yaml"
 OVERLAY_PATH = ROOT / "collector" / "datadog-overlay.yaml"
 RECONIFY_PIPELINE = "traces/reconify"
+RECONIFY_PIPELINES = (RECONIFY_PIPELINE, "logs/reconify")
 COMPONENT_KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")
 
 REF = re.compile(r"(?<!\$)\$\{([^}]*)\}")
@@ -129,13 +130,14 @@ def check_memory_limiter_first(config: dict[str, Any]) -> list[str]:
 
 
 def check_no_batch_before_the_queue(config: dict[str, Any]) -> list[str]:
-    """The Reconify route batches in its exporter's persistent queue: a batch processor
-    would hold spans in memory before they reach the disk, where a crash loses them."""
-    procs = pipelines(config).get(RECONIFY_PIPELINE, {}).get("processors") or []
+    """The Reconify routes (spans, and the GenAI log events of calls) batch in their
+    exporter's persistent queue: a batch processor would hold spans or events in memory
+    before they reach the disk, where a crash loses them."""
     return [
-        f"pipeline {RECONIFY_PIPELINE!r}: processor {pid!r} holds spans in memory before "
+        f"pipeline {name!r}: processor {pid!r} holds spans in memory before "
         "the persistent queue (batch in the exporter's sending_queue instead)"
-        for pid in procs
+        for name in RECONIFY_PIPELINES
+        for pid in pipelines(config).get(name, {}).get("processors") or []
         if component_type(pid) == "batch"
     ]
 

@@ -363,6 +363,9 @@ TRACELOOP_NAMES = frozenset(
         "anthropic.chat",
         "mistralai.chat",
         "cohere.chat",
+        "vertexai.generate_content",
+        "vertexai.generate_content_async",
+        "vertexai.send_message",
         "openai.assistant.run",
         "openai.assistant.run_stream",
     }

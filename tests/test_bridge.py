@@ -224,6 +224,8 @@ def test_wrong_method_and_health(bridge: tuple[str, BridgeApp]) -> None:
         "in_flight": 0,
         "dedup_entries": 0,
         "request_memory": 0,
+        "events_unjoined": 0,
+        "events_held": 0,
     }
     assert TOKEN not in health.text and APP_KEY not in health.text
 

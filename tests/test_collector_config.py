@@ -73,7 +73,7 @@ def test_the_overlay_adds_datadog_to_the_traces_and_its_own_metrics_pipeline(
 ) -> None:
     full = merged(config, overlay)
     pipes = pipelines(full)
-    assert set(pipes) == {"traces", "traces/reconify", "metrics/datadog"}
+    assert set(pipes) == {"traces", "traces/reconify", "logs/reconify", "metrics/datadog"}
     assert pipes["traces"]["exporters"] == ["otlp/jaeger", "datadog", "datadog/connector"]
     assert pipes["traces"]["receivers"] == pipelines(config)["traces"]["receivers"]
     assert pipes["metrics/datadog"] == {
@@ -82,6 +82,7 @@ def test_the_overlay_adds_datadog_to_the_traces_and_its_own_metrics_pipeline(
         "exporters": ["datadog"],
     }
     assert pipes["traces/reconify"] == pipelines(config)["traces/reconify"]
+    assert pipes["logs/reconify"] == pipelines(config)["logs/reconify"]
     api = full["exporters"]["datadog"]["api"]
     assert api["key"] == "${env:DD_API_KEY}"
     assert resolve_defaults(api["site"]) == "datadoghq.com"
@@ -117,6 +118,11 @@ def test_the_values_docs_collector_md_states(config: dict[str, Any]) -> None:
         "flush_timeout": "1s",
     }
     assert pipelines(config)["traces/reconify"]["processors"] == ["memory_limiter", "filter/genai"]
+    assert pipelines(config)["logs/reconify"] == {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", "filter/genai-events"],
+        "exporters": ["otlphttp/reconify"],
+    }
 
 
 @pytest.mark.parametrize("path", [CONFIG_PATH, OVERLAY_PATH], ids=lambda p: p.name)

@@ -84,6 +84,11 @@ BROKEN: list[tuple[str, Callable[[Config], Any], Callable[[Config], list[str]]]]
         check_no_batch_before_the_queue,
     ),
     (
+        "batch before the logs queue",
+        lambda c: c["service"]["pipelines"]["logs/reconify"]["processors"].append("batch"),
+        check_no_batch_before_the_queue,
+    ),
+    (
         "literal bearer",
         lambda c: reconify(c)["headers"].update(Authorization="Bearer s3cr3t"),
         check_no_literal_secrets,

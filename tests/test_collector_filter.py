@@ -16,6 +16,7 @@ import yaml
 
 from reconify_otel.core.conventions import CANDIDATE_NAMES, classify
 from reconify_otel.core.conventions import collector_filter as cf
+from reconify_otel.core.llm.events import NAMES
 
 from .fuzz_strategies import TRACELOOP_NAMES, over_spans
 
@@ -75,10 +76,10 @@ def test_the_command_prints_and_rewrites(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cf.main([]) == 0
-    assert capsys.readouterr().out == cf.fragment()
+    assert capsys.readouterr().out == cf.fragments()
     stale = tmp_path / "config.yaml"
     text = CONFIG.read_text()
-    stale.write_text(text.replace("openai\\\\.chat|", ""))
+    stale.write_text(text.replace("openai\\\\.chat|", "").replace("gen_ai\\\\.choice|", ""))
     assert stale.read_text() != text
     assert cf.main(["--write", str(stale)]) == 0
     assert stale.read_text() == text
@@ -97,3 +98,40 @@ def test_the_documented_command_runs_as_written(tmp_path: Path) -> None:
     done = subprocess.run(COMMAND.split(), cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / CONFIG.name).read_text() == text
+
+
+def test_the_logs_filter_keeps_exactly_the_events_the_bridge_joins() -> None:
+    processor = yaml.safe_load(CONFIG.read_text())["processors"]["filter/genai-events"]
+    assert processor["error_mode"] == "ignore"
+    conditions = " or ".join(cf.event_conditions())
+    assert processor["logs"]["log_record"] == [f"not ( {conditions} )"]
+    assert set(cf.EVENT_NAMES) == NAMES
+    found = re.findall(r'IsMatch\((\S+), "((?:[^"\\]|\\.)*)"\)', conditions)
+    assert [target for target, _ in found] == ["event_name", 'attributes["event.name"]']
+    for _, pattern in found:
+        regex = re.compile(pattern.replace("\\\\", "\\"))
+        assert {name for name in NAMES if regex.search(name)} == NAMES
+        for near in ("gen_ai.choices", "xgen_ai.choice", "gen_ai_user_message", "gen_ai.user"):
+            assert not regex.search(near)
+
+
+def test_the_logs_pipeline_goes_to_the_bridge() -> None:
+    pipeline = yaml.safe_load(CONFIG.read_text())["service"]["pipelines"]["logs/reconify"]
+    assert pipeline == {
+        "receivers": ["otlp"],
+        "processors": ["memory_limiter", "filter/genai-events"],
+        "exporters": ["otlphttp/reconify"],
+    }
+
+
+def test_a_config_without_the_logs_fragments_gets_them(tmp_path: Path) -> None:
+    """A copy made before the logs pipeline: --write adds the filter and the pipeline."""
+    text = CONFIG.read_text()
+    older = text
+    for begin, end in ((cf.EVENTS_BEGIN, cf.EVENTS_END), (cf.PIPELINE_BEGIN, cf.PIPELINE_END)):
+        start = older.index(begin) - 1  # with the blank line before it
+        older = older[:start] + older[older.index(end) + len(end) + 1 :]
+    assert "logs/reconify" not in older and "filter/genai-events" not in older
+    assert cf.rewrite(older) == text
+    with pytest.raises(ValueError, match="traces/reconify"):
+        cf.rewrite(older.replace(cf.TRACES_PIPELINE, "    traces/other:"))

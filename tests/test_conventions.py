@@ -119,7 +119,7 @@ CASES: list[tuple[str, dict[str, Any], Classification | None]] = [
     (
         "chat x",
         {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "aws.bedrock"},
-        C(Kind.CHAT, GENAI, unsupported_provider="aws.bedrock"),
+        C(Kind.BEDROCK, GENAI),
     ),
     # Any name: a framework's span (LangChain's ``ChatOpenAI.chat``, ``litellm_request``).
     (
@@ -334,21 +334,19 @@ def test_hostile_or_odd_framework_spans(
 
 
 def test_a_provider_without_a_reconify_format_is_skipped_and_counted() -> None:
+    """Every named provider has a format (``universal`` at least); a call that names none
+    cannot be put in one."""
     record = SpanRecord(
-        "chat mistral-large",
-        {
-            "gen_ai.operation.name": "chat",
-            "gen_ai.provider.name": "aws.bedrock",
-            "gen_ai.response.id": "cmpl-1",
-            "gen_ai.output.messages": '[{"role": "assistant", "parts": []}]',
-        },
+        "completion",
+        {"openinference.span.kind": "LLM", "output.value": "Hello"},
         0,
         1,
     )
     found = Selection().classify(record.name, record.attributes)
-    assert found == C(Kind.CHAT, GENAI, unsupported_provider="aws.bedrock")
+    unnamed = C(Kind.CHAT, Convention.OPENINFERENCE_MESSAGES, unsupported_provider="unknown")
+    assert found == unnamed
     skipped = map_span(dataclasses.replace(record, classification=found))
-    assert skipped == Skipped(Skip.UNSUPPORTED_PROVIDER, "aws.bedrock")
+    assert skipped == Skipped(Skip.UNSUPPORTED_PROVIDER, "unknown")
     assert Event.skipped(Skip.UNSUPPORTED_PROVIDER).value == "skipped_unsupported_provider"
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from reconify_otel.offline.replay import RecordedCall, recorded_calls
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 APP_KEY = "offline-app-key"  # _standins.OFFLINE_APP_KEY
@@ -26,20 +28,32 @@ SATURDAY_ANSWER = "Yes, on Saturdays we open from 10:00am to 2:00pm."
 RETURNS_ANSWER = "You can return any item within 30 days with its receipt."
 
 
-def clean_env() -> dict[str, str]:
-    """No keys or endpoints from the developer's shell: the examples must go offline."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("OPENAI_", "RECONIFY_", "OTEL_"))
-    }
+# The variables that switch an example's side live (examples/README.md), and the
+# provider SDKs' own settings (AWS profiles, GOOGLE_GENAI_USE_VERTEXAI, ...).
+LIVE_PREFIXES = (
+    "OPENAI_",
+    "RECONIFY_",
+    "OTEL_",
+    "ANTHROPIC_",
+    "GEMINI_",
+    "GOOGLE_",
+    "BEDROCK_",
+    "AWS_",
+)
 
 
-def run_example(relative: str) -> tuple[dict[str, Any], str]:
+def clean_env(**extra: str) -> dict[str, str]:
+    """No keys or endpoints from the developer's shell: the examples must go offline.
+    ``extra``: variables set on top (a test's own)."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(LIVE_PREFIXES)}
+    return kept | extra
+
+
+def run_example(relative: str, **env: str) -> tuple[dict[str, Any], str]:
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / relative)],
         cwd=ROOT,
-        env=clean_env(),
+        env=clean_env(**env),
         capture_output=True,
         text=True,
         timeout=60,
@@ -48,6 +62,16 @@ def run_example(relative: str) -> tuple[dict[str, Any], str]:
     last = done.stdout.rstrip("\n").splitlines()[-1]
     assert last.startswith("RESULT "), done.stdout
     return json.loads(last.removeprefix("RESULT ")), done.stdout
+
+
+def printed_payloads(stdout: str) -> list[dict[str, Any]]:
+    """The payloads the example printed (``report``: keys masked), in order."""
+    lines = stdout.splitlines()
+    return [
+        json.loads(lines[number + 1])
+        for number, line in enumerate(lines)
+        if line.startswith("--- payload ")
+    ]
 
 
 def check_one_payload_per_run(result: dict[str, Any], stdout: str) -> None:
@@ -189,3 +213,108 @@ def test_handler_logs_the_clients_chat_calls_without_opentelemetry() -> None:
     assert result["sessions"] == ["jokes-7", "jokes-7", None]
     assert result["users"] == [{"userId": "123"}] * 3
     assert result["stats"]["accepted"] == 3
+
+
+def recorded(cassette: str) -> RecordedCall:
+    (call,) = recorded_calls(cassette)
+    return call
+
+
+def test_bedrock_calls_under_botocore_with_the_log_events() -> None:
+    claude = recorded("bedrock__test_anthropic__test_anthropic_3_completion_string_content")
+    llama = recorded("bedrock__test_meta__test_meta_converse")
+    claude_answer, llama_answer = claude.answer(), llama.answer()
+    assert claude_answer is not None and llama_answer is not None
+    claude_text = claude_answer["content"][0]["text"]
+    llama_message = llama_answer["output"]["message"]
+    # Offline, nothing of the machine's AWS set-up is read: this profile does not exist.
+    result, stdout = run_example(
+        "bedrock_calls.py",
+        AWS_PROFILE="reconify-no-such-profile",
+        AWS_CONFIG_FILE=str(ROOT / "no-such-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(ROOT / "no-such-aws-credentials"),
+    )
+    check_one_payload_per_run(result, stdout)
+    assert result["runs"] == 2
+    assert result["kinds"] == ["bedrock/chat", "bedrock/chat"]
+    assert result["request_texts"] == [JOKE, JOKE]  # the messages, from the log events
+    assert result["response_texts"] == [claude_text, llama_message["content"][0]["text"]]
+    assert result["answer_texts"] == result["response_texts"]  # what the app printed
+    # The recorded x-amzn-RequestId: the app's, and the payload's requestId.
+    assert result["answer_ids"] == [claude.request_id, llama.request_id]
+    assert result["response_ids"] == [claude.request_id, llama.request_id]
+    assert result["stop_reasons"] == ["end_turn", "end_turn"]
+    sent = json.loads(claude.request_body)
+    first, second = printed_payloads(stdout)
+    # Both in Converse's form: botocore's span holds no body.
+    assert first["request"] == {
+        "modelId": claude.model_id,
+        "messages": [{"role": "user", "content": [{"text": JOKE}]}],
+        "inferenceConfig": {"temperature": sent["temperature"], "maxTokens": sent["max_tokens"]},
+    }
+    usage = claude_answer["usage"]
+    assert first["response"] == {
+        "requestId": claude.request_id,
+        "body": {
+            "output": {"message": {"role": "assistant", "content": [{"text": claude_text}]}},
+            "stopReason": claude_answer["stop_reason"],
+            "usage": {
+                "inputTokens": usage["input_tokens"],
+                "outputTokens": usage["output_tokens"],
+                "totalTokens": usage["input_tokens"] + usage["output_tokens"],
+            },
+        },
+    }
+    assert second["request"] == {
+        "modelId": llama.model_id,
+        **{k: v for k, v in llama.request.items() if k != "additionalModelRequestFields"},
+    }
+    assert llama.request["additionalModelRequestFields"] == {}  # empty, so left out
+    assert second["response"] == {
+        "requestId": llama.request_id,
+        "body": {
+            "output": {"message": llama_message},
+            "stopReason": llama_answer["stopReason"],
+            "usage": llama_answer["usage"],
+        },
+    }
+
+
+def test_gemini_generate_under_the_official_instrumentation() -> None:
+    call = recorded("google__test_generate_content__test_client_spans")
+    answer = call.answer()
+    assert answer is not None
+    (candidate,) = answer["candidates"]
+    (part,) = candidate["content"]["parts"]
+    # Offline it is the Gemini Developer API's recording, whatever the shell says.
+    result, stdout = run_example("gemini_generate.py", GOOGLE_GENAI_USE_VERTEXAI="true")
+    check_one_payload_per_run(result, stdout)
+    assert result["runs"] == 1
+    assert result["kinds"] == ["gemini/generate"]
+    assert result["request_texts"] == ["What is ai?"]
+    assert result["response_texts"] == result["answer_texts"] == [part["text"]]
+    assert result["response_ids"] == result["answer_ids"] == [answer["responseId"]]
+    assert result["model_versions"] == [answer["modelVersion"]]
+    (payload,) = printed_payloads(stdout)
+    assert payload["request"] == {"model": "gemini-2.5-flash", **call.request}
+    usage = answer["usageMetadata"]
+    assert payload["response"] == {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [part]},
+                "finishReason": candidate["finishReason"],
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            k: usage[k]
+            for k in (
+                "promptTokenCount",
+                "candidatesTokenCount",
+                "totalTokenCount",
+                "thoughtsTokenCount",
+            )
+        },
+        "modelVersion": answer["modelVersion"],
+        "responseId": answer["responseId"],
+    }

@@ -181,7 +181,7 @@ def test_bad_input_is_skipped_counted_and_never_raised(
     call = parity_calls()[0]
     assert handler.log_chat("not a dict", call.answer()) is False  # type: ignore[arg-type]
     assert handler.log_chat(call.request, None) is False
-    assert handler.log_chat(call.request, call.answer(), format="bedrock") is False
+    assert handler.log_chat(call.request, call.answer(), format="titan") is False
     assert (
         handler.log_chat({"model": "gpt-4o"}, {"id": "x"}, format="openai") is False
     )  # which call?

@@ -24,13 +24,19 @@ def test_the_calls_table_names_the_spans_the_mapping_selects() -> None:
     rows = [
         line
         for line in table.splitlines()
-        if line.startswith(("| OpenAI `", "| Mistral `", "| Cohere `"))
+        if line.startswith(("| OpenAI `", "| Mistral `", "| Cohere `", "| Vertex AI `"))
         or "Anthropic `messages" in line
     ]
     named = {name for row in rows for name in re.findall(r"`([A-Za-z_.]+)`", row.split("|")[2])}
     assert named - {"none"} >= set(TRACELOOP) | {"ChatCompletion", "Completion", "Response"}
-    # OpenInference's Mistral spans are selected by their kind and provider, not by name.
-    by_attributes = {"MistralClient.chat", "ClientV2.chat", "ClientV2.chat_stream"}
+    # OpenInference's Mistral, Cohere and Vertex AI spans are selected by their kind and
+    # provider, not by name.
+    by_attributes = {
+        "MistralClient.chat",
+        "ClientV2.chat",
+        "ClientV2.chat_stream",
+        "generate_content",
+    }
     assert named <= set(TRACELOOP) | set(OPENINFERENCE) | {"openai.assistant.run"} | by_attributes
     kinds = re.search(r"comma-separated list of (.*?);", " ".join(table.split()))
     assert kinds is not None

@@ -101,8 +101,8 @@ def test_unknown_interactions_name_the_variable(monkeypatch: pytest.MonkeyPatch)
         ReconifySpanExporter("http://127.0.0.1:9/track", APP_KEY, API_KEY)
     assert str(raised.value) == (
         "interactions (or RECONIFY_INTERACTIONS) takes 'all' or kinds from "
-        "['anthropic', 'assistant', 'chat', 'cohere', 'completion', 'gemini', 'mistral', "
-        "'responses', 'universal']; "
+        "['anthropic', 'assistant', 'bedrock', 'chat', 'cohere', 'completion', 'gemini', "
+        "'mistral', 'responses', 'universal']; "
         "1 unknown"
     )
 

@@ -43,14 +43,17 @@ def handler(sink: ReconifySink) -> Iterator[ReconifyHandler]:
         ({"gen_ai.system": "mistral"}, Classification(Kind.MISTRAL, GENAI)),  # LiteLLM's
         ({"gen_ai.provider.name": "cohere"}, Classification(Kind.COHERE, GENAI)),
         *(
-            ({"gen_ai.provider.name": name}, Classification(Kind.CHAT, GENAI, False, name))
-            for name in ("aws.bedrock", "bedrock")
+            ({"gen_ai.provider.name": name}, Classification(Kind.BEDROCK, GENAI))
+            for name in ("aws.bedrock", "bedrock", "AWS.Bedrock")
         ),
+        ({"gen_ai.system": "MistralAI"}, Classification(Kind.MISTRAL, GENAI)),
+        ({"llm.provider": "OpenAI"}, Classification(Kind.CHAT, FRAMEWORK)),
         ({"llm.provider": "groq"}, Classification(Kind.UNIVERSAL, FRAMEWORK)),
         ({"llm.provider": "mistralai"}, Classification(Kind.MISTRAL, FRAMEWORK)),
         ({"gen_ai.provider.name": "gcp.gen_ai"}, Classification(Kind.GEMINI, GENAI)),
         ({"llm.provider": "google"}, Classification(Kind.GEMINI, FRAMEWORK)),
-        ({"llm.provider": "aws"}, Classification(Kind.CHAT, FRAMEWORK, False, "aws")),
+        ({"llm.provider": "aws"}, Classification(Kind.BEDROCK, FRAMEWORK)),
+        ({"llm.system": "anthropic"}, Classification(Kind.ANTHROPIC, FRAMEWORK)),
     ],
 )
 def test_the_provider_picks_the_format(

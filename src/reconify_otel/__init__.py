@@ -14,7 +14,11 @@ from reconify_otel.identity import session, set_session, set_session_timeout, se
 from reconify_otel.version import __version__
 
 if TYPE_CHECKING:
-    from reconify_otel.exporter import IdentitySpanProcessor, ReconifySpanExporter
+    from reconify_otel.exporter import (
+        IdentitySpanProcessor,
+        ReconifyLogRecordProcessor,
+        ReconifySpanExporter,
+    )
     from reconify_otel.handler import ReconifyHandler, reconify_openai_handler
     from reconify_otel.instrumentation import AssistantsInstrumentor
 
@@ -22,6 +26,7 @@ _LAZY = {
     "AssistantsInstrumentor": "reconify_otel.instrumentation",
     "IdentitySpanProcessor": "reconify_otel.exporter",
     "ReconifyHandler": "reconify_otel.handler",
+    "ReconifyLogRecordProcessor": "reconify_otel.exporter",
     "ReconifySpanExporter": "reconify_otel.exporter",
     "reconify_openai_handler": "reconify_otel.handler",
 }
@@ -40,6 +45,7 @@ __all__ = [
     "AssistantsInstrumentor",
     "IdentitySpanProcessor",
     "ReconifyHandler",
+    "ReconifyLogRecordProcessor",
     "ReconifySpanExporter",
     "__version__",
     "reconify_openai_handler",

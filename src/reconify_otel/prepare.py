@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconify_otel.core import privacy, size_caps
@@ -18,11 +18,13 @@ from reconify_otel.core.dedup import RecentCalls
 from reconify_otel.core.encoding import encode, masked
 from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.llm import LlmCall
+from reconify_otel.core.llm.events import joined
 from reconify_otel.core.mapping import Selection, map_span
 from reconify_otel.core.payload import Defaults, Payload, Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.identity import resolve_personal
 from reconify_otel.runtime.counters import Counters
+from reconify_otel.runtime.event_join import EventJoin
 from reconify_otel.runtime.events import Event
 from reconify_otel.runtime.logs import RateLimitedLog
 from reconify_otel.settings import Settings
@@ -55,6 +57,8 @@ class Preparer:
         # Which spans are interactions (``interactions``), tested on every span.
         self.selects = Selection(settings.interactions)
         self._recent_calls = RecentCalls()
+        # The GenAI log events the logs-side companion hands over, until their span comes.
+        self.events = EventJoin(on_unjoined=lambda n: counters.add(Event.EVENTS_UNJOINED, n))
 
     def prepare(self, record: SpanRecord, call: LlmCall | None = None) -> Prepared | Skipped:
         """The request body for one span, or why there is none (counted). Never raises:
@@ -70,6 +74,10 @@ class Preparer:
             return Skipped(Skip.UNMAPPABLE, type(error).__name__)
 
     def _prepare(self, record: SpanRecord, call: LlmCall | None) -> Prepared | Skipped:
+        if call is None and len(self.events):  # content recorded as log events
+            events = self.events.take(record.trace_id, record.span_id)
+            if events:
+                record = replace(record, attributes=joined(record.attributes, events))
         mapped = map_span(record, self._defaults, call)
         if (
             isinstance(mapped, Interaction)

@@ -1,4 +1,6 @@
-"""``reconify-otel bridge``: an OTLP/HTTP receiver that sends LLM calls to Reconify.
+"""``reconify-otel bridge``: an OTLP/HTTP receiver that sends LLM calls to Reconify
+(traces on ``/v1/traces``; the GenAI log events some calls keep their messages in, on
+``/v1/logs``).
 
 For an OpenTelemetry Collector (``otlphttp`` exporter) in front of it: see
 docs/collector.md. ``create_app`` builds the ASGI app (tests, other servers);

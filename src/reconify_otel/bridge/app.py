@@ -1,6 +1,6 @@
 """The bridge's ASGI application.
 
-Plain ASGI rather than Starlette: two routes do not need a framework, the body is
+Plain ASGI rather than Starlette: three routes do not need a framework, the body is
 read chunk by chunk so the size cap holds before a byte more is buffered, and the
 only dependency left is the server (uvicorn).
 
@@ -10,6 +10,11 @@ for other servers), without a token the Host header (403), path (404), method (4
 token (401), content type and encoding (415); then the body (413, 408; 429 past the
 memory budget), load (429), and in a worker thread decoding (400, 413) and forwarding
 (200, 503).
+
+``POST /v1/logs`` takes the GenAI log events of calls (``otlp_logs``) the same way, each
+check the same; they are decoded and kept in the decoding thread, never in a worker, and
+have slots of their own: trace requests waiting for events (``arrivals``) hold workers
+and slots, and must not keep out the events they wait for.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from reconify_otel.bridge import wire
@@ -39,6 +48,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 TRACES_PATH = "/v1/traces"
+LOGS_PATH = "/v1/logs"
 HEALTH_PATH = "/healthz"
 
 logger = logging.getLogger("reconify_otel.bridge")
@@ -58,8 +68,9 @@ class _Answer(Exception):
 
 
 class BridgeApp:
-    """OTLP/HTTP traces in, Reconify interactions out. Owns its delivery ``Pipeline``, closed
-    at ASGI lifespan shutdown, after the server has drained in-flight requests."""
+    """OTLP/HTTP traces (and the GenAI log events of their calls) in, Reconify interactions
+    out. Owns its delivery ``Pipeline``, closed at ASGI lifespan shutdown, after the server
+    has drained in-flight requests."""
 
     def __init__(self, settings: Settings, config: BridgeConfig) -> None:
         self.settings = settings
@@ -69,7 +80,14 @@ class BridgeApp:
         # With the bridge's counters, so that retries show in /healthz.
         self._pipeline = Pipeline(settings, self.counters)  # the undelivered: handed back
         self._forwarder = Forwarder(
-            settings, self._pipeline, self.window, self.counters, config.retry_after
+            settings,
+            self._pipeline,
+            self.window,
+            self.counters,
+            config.retry_after,
+            config.events_wait,
+            # Waiting holds a slot: one is always left for requests that need not wait.
+            max_waiters=max(1, config.max_in_flight - 1),
         )
         self.budget = MemoryBudget(config.max_request_memory)
         self._token = config.token.reveal().encode() if config.token is not None else None
@@ -80,6 +98,7 @@ class BridgeApp:
         # (8 worker threads each kept a parsed body's worth, +100 MiB beyond the budget).
         self._decoder = ThreadPoolExecutor(1, "reconify-bridge-decode")
         self._in_flight = 0
+        self._logs_in_flight = 0
 
     def close(self) -> None:
         """Stop sending (a pending retry ends at once) and release threads. Idempotent."""
@@ -125,22 +144,26 @@ class BridgeApp:
             # A slot is taken only once the body is in, and reading it has a deadline:
             # clients that stall mid-upload cannot starve the ones that send.
             body = await self._read_body_in_time(headers, receive, charge)
-            if self._in_flight >= self.config.max_in_flight:
-                self.counters.add(Event.OVERLOADED)
-                raise _Answer(429, "bridge busy, retry later", retry_after=1.0)
-            self._in_flight += 1
+            logs = scope["path"] == LOGS_PATH
+            self._admit(logs)
             try:
                 loop = asyncio.get_running_loop()
-                request = await loop.run_in_executor(
-                    self._decoder, self._decode, body, content_type, headers, charge
-                )
-                del body
-                answer = await loop.run_in_executor(
-                    self._workers, self._forward, request, content_type
-                )
-                del request
+                if logs:
+                    answer = await loop.run_in_executor(
+                        self._decoder, self._keep_events, body, content_type, headers, charge
+                    )
+                    del body
+                else:
+                    request = await loop.run_in_executor(
+                        self._decoder, self._decode, body, content_type, headers, charge
+                    )
+                    del body
+                    answer = await loop.run_in_executor(
+                        self._workers, self._forward, request, content_type
+                    )
+                    del request
             finally:
-                self._in_flight -= 1
+                self._leave(logs)
         except _Answer as early:
             self.counters.add(Event.answered(early.status))
             payload, kind = wire.encode_error(content_type, early.status, early.message)
@@ -165,10 +188,12 @@ class BridgeApp:
             raise _Answer(408, "request body not received in time") from None
 
     def _check_request(self, scope: Scope, headers: dict[str, str], content_type: str) -> None:
-        if scope["path"] != TRACES_PATH:
-            raise _Answer(404, f"no such path; OTLP traces go to POST {TRACES_PATH}")
+        if scope["path"] not in (TRACES_PATH, LOGS_PATH):
+            raise _Answer(
+                404, f"no such path; OTLP traces go to POST {TRACES_PATH}, logs to {LOGS_PATH}"
+            )
         if scope["method"] != "POST":
-            raise _Answer(405, f"{TRACES_PATH} accepts POST only")
+            raise _Answer(405, f"{scope['path']} accepts POST only")
         if self._token is not None and not _token_matches(headers, self._token):
             raise _Answer(401, "missing or wrong Authorization: Bearer token")
         if content_type not in wire.CONTENT_TYPES:
@@ -207,12 +232,19 @@ class BridgeApp:
             raise _Answer(429, "bridge busy, retry later", retry_after=1.0) from None
 
     def _decode(
-        self, body: bytearray, content_type: str, headers: dict[str, str], charge: Charge
-    ) -> ExportTraceServiceRequest:
-        """In the decoding thread: the request, else ``_Answer`` (400, 413, 429)."""
+        self,
+        body: bytearray,
+        content_type: str,
+        headers: dict[str, str],
+        charge: Charge,
+        into: Any = None,
+    ) -> Any:
+        """In the decoding thread: the request (``into``, by default an
+        ``ExportTraceServiceRequest``), else ``_Answer`` (400, 413, 429)."""
         encoding = headers.get("content-encoding", "").strip().lower()
         try:
-            request = wire.decode(
+            return wire.decode_into(
+                into if into is not None else ExportTraceServiceRequest(),
                 body,
                 content_type,
                 encoding,
@@ -223,7 +255,32 @@ class BridgeApp:
             raise _Answer(413, str(error)) from None
         except wire.BadRequest as error:
             raise _Answer(400, str(error)) from None
-        return request
+
+    def _admit(self, logs: bool) -> None:
+        """Take a slot (logs requests have their own), else 429."""
+        taken = self._logs_in_flight if logs else self._in_flight
+        if taken >= self.config.max_in_flight:
+            self.counters.add(Event.OVERLOADED)
+            raise _Answer(429, "bridge busy, retry later", retry_after=1.0)
+        if logs:
+            self._logs_in_flight += 1
+        else:
+            self._in_flight += 1
+
+    def _leave(self, logs: bool) -> None:
+        if logs:
+            self._logs_in_flight -= 1
+        else:
+            self._in_flight -= 1
+
+    def _keep_events(
+        self, body: bytearray, content_type: str, headers: dict[str, str], charge: Charge
+    ) -> bytes:
+        """In the decoding thread: quick (a name check per record), and no worker is
+        needed, so spans waiting in every worker still get their events."""
+        request = self._decode(body, content_type, headers, charge, ExportLogsServiceRequest())
+        self._forwarder.receive_logs(request)
+        return wire.encode_message(content_type, ExportLogsServiceResponse())[0]
 
     def _forward(self, request: ExportTraceServiceRequest, content_type: str) -> bytes:
         """In a worker thread: send what the batch holds; the 200 answer, else 503."""
@@ -235,12 +292,15 @@ class BridgeApp:
 
     def stats(self) -> dict[str, int]:
         """Counters for /healthz: requests by status, spans by outcome; never a key."""
+        held = self._forwarder.events_held()  # counts the expired as events_unjoined
         counts = self.counters.snapshot()
         return {
+            "events_unjoined": 0,
             **counts,
-            "in_flight": self._in_flight,
+            "in_flight": self._in_flight + self._logs_in_flight,
             "dedup_entries": len(self.window),
             "request_memory": self.budget.used,
+            "events_held": held,
         }
 
 

@@ -13,13 +13,16 @@ from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from reconify_otel.endpoint import is_loopback
-from reconify_otel.settings import Option, Secret, numeric, pick, read_options
+from reconify_otel.settings import Option, Parse, Secret, numeric, pick, read_options
 
 ENV_TOKEN: Final = "RECONIFY_BRIDGE_TOKEN"
 MIB: Final = 1024 * 1024
 # The most the bridge asks a client to wait, whatever Reconify asked of it: a Collector
 # told to wait a day would hold (or drop) its queue for a day.
 MAX_RETRY_AFTER: Final = 60.0
+# The longest a call's span may wait for its GenAI log events: far below the Collector's
+# 30 s per-attempt timeout, which would otherwise resend a batch still waiting here.
+MAX_EVENTS_WAIT: Final = 10.0
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,30 @@ class BridgeConfig:
     idle_timeout: float = 30.0
     # Connections open at once, lowered to fit the open-file limit (ulimit -n).
     max_connections: int = 512
+    # Seconds a call's span without content waits for its GenAI log events (/v1/logs).
+    events_wait: float = 1.0
 
 
-def _option(name: str, kind: type, minimum: float, meaning: str) -> Option:
-    return Option(name, f"RECONIFY_BRIDGE_{name.upper()}", numeric(kind, minimum), meaning)
+def _option(
+    name: str, kind: type, minimum: float, meaning: str, maximum: float | None = None
+) -> Option:
+    parse = numeric(kind, minimum)
+    return Option(
+        name,
+        f"RECONIFY_BRIDGE_{name.upper()}",
+        parse if maximum is None else _at_most(parse, maximum),
+        meaning,
+    )
+
+
+def _at_most(parse: Parse, maximum: float) -> Parse:
+    def bounded(value: Any, env: str, default: Any, name: str) -> Any:
+        parsed = parse(value, env, default, name)
+        if parsed > maximum:
+            raise ValueError(f"{name} (or {env}) must be at most {maximum:g}, got a larger number")
+        return parsed
+
+    return bounded
 
 
 BRIDGE_OPTIONS: Final = (
@@ -61,6 +84,13 @@ BRIDGE_OPTIONS: Final = (
     _option("header_timeout", float, 0.01, "seconds to send a request head; then closed"),
     _option("idle_timeout", float, 0.01, "seconds a connection may idle between requests"),
     _option("max_connections", int, 1, "connections open at once; the idlest makes room"),
+    _option(
+        "events_wait",
+        float,
+        0,
+        "seconds a call's span waits for its GenAI log events; 0: never",
+        MAX_EVENTS_WAIT,
+    ),
 )
 _DEFAULTS: Final = {f.name: f.default for f in fields(BridgeConfig)}
 

@@ -6,7 +6,9 @@ policy differs: the undelivered are handed back (503, the Collector keeps and re
 batch) instead of spooled, and one ``Latch`` per request stands for the ``Breaker``. What
 is new here is only what a server needs: remembering what was delivered, so the
 Collector's whole-batch retries send each interaction once, and a verdict the
-HTTP layer turns into 200, partial success or 503.
+HTTP layer turns into 200, partial success or 503; and the GenAI log events of calls,
+which come in requests of their own (``receive_logs``), joined to their spans
+(``arrivals``: a call's span may wait for them, and keeps them for a resend).
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from reconify_otel.bridge.arrivals import EventArrivals, Taken
+from reconify_otel.bridge.otlp_logs import genai_events
 from reconify_otel.bridge.otlp_spans import selected_spans
+from reconify_otel.core.llm.events import joined
 from reconify_otel.core.payload import Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.delivery.breaker import Latch
@@ -29,6 +35,7 @@ from reconify_otel.delivery.outcome import Outcome
 from reconify_otel.delivery.pipeline import Pipeline
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Counters, Event
+from reconify_otel.runtime.event_join import SpanKey
 from reconify_otel.settings import Settings
 
 logger = logging.getLogger("reconify_otel.bridge")
@@ -103,7 +110,11 @@ class Forwarder:
         window: DedupWindow,
         counters: Counters,
         default_retry_after: float,
+        events_wait: float = 0.0,
+        max_waiters: int = 1,
     ) -> None:
+        """``events_wait``: seconds a call's span may wait for its GenAI log events, at
+        most ``max_waiters`` requests at once (``arrivals``)."""
         # Personal fields kept out of spans live in the application's process: here only
         # what the spans carry (the user id) is known.
         self._preparer = Preparer(settings, counters, resolve_personal=None)
@@ -112,6 +123,21 @@ class Forwarder:
         self._counters = counters
         self._default_retry_after = default_retry_after
         self._timeout = settings.timeout
+        self.arrivals = EventArrivals(self._preparer.events, counters, events_wait, max_waiters)
+
+    def receive_logs(self, request: ExportLogsServiceRequest) -> None:
+        """Keep a logs request's GenAI events for their spans; other records are counted."""
+        read = genai_events(request)
+        if read.events:
+            self._counters.add(Event.LOG_EVENTS, len(read.events))
+        if read.ignored:
+            self._counters.add(Event.LOG_RECORDS_IGNORED, read.ignored)
+        self.arrivals.add(read.events)
+
+    def events_held(self) -> int:
+        """Spans whose GenAI events wait for them, once those past their time are counted."""
+        self._preparer.events.expire()
+        return len(self._preparer.events)
 
     def forward(self, request: ExportTraceServiceRequest) -> Verdict:
         records = _unique(selected_spans(request, self._preparer.selects))
@@ -119,23 +145,34 @@ class Forwarder:
         keys = [_key(record) for record in records]
         seen = self._window.claim(keys)
         unsettled = {key for key, state in zip(keys, seen, strict=True) if state is Seen.NEW}
+        held: dict[int, tuple[SpanKey, Taken]] = {}
         try:
-            return self._forward(records, keys, seen, unsettled)
+            return self._forward(records, keys, seen, unsettled, held)
         finally:
             for key in unsettled:  # failed, or an error: a retry sends these again
                 self._window.release(key)
+                if key in held:  # with their events: the Collector resends no logs
+                    self.arrivals.give_back(*held[key])
 
     def _settle(self, key: int, rejected: bool, unsettled: set[int]) -> None:
         unsettled.discard(key)
         self._window.settle(key, rejected)
 
     def _forward(
-        self, records: list[SpanRecord], keys: list[int], seen: list[Seen], unsettled: set[int]
+        self,
+        records: list[SpanRecord],
+        keys: list[int],
+        seen: list[Seen],
+        unsettled: set[int],
+        held: dict[int, tuple[SpanKey, Taken]],
     ) -> Verdict:
         reasons: Counter[str] = Counter()
         busy = 0
         sending: list[int] = []
         items: list[Prepared] = []
+        # Content recorded as log events: waited for (within ``events_wait``) and joined.
+        fresh = [record for record, state in zip(records, seen, strict=True) if state is Seen.NEW]
+        gathered = self.arrivals.gather(fresh)
         for record, key, state in zip(records, keys, seen, strict=True):
             if state is not Seen.NEW:
                 self._counters.add(Event.DUPLICATES if state is not Seen.SENDING else Event.BUSY)
@@ -143,6 +180,11 @@ class Forwarder:
                 if state is Seen.REJECTED:
                     reasons["rejected earlier"] += 1
                 continue
+            span_key = (record.trace_id, record.span_id)
+            taken = gathered.get(span_key)
+            if taken is not None:
+                held[key] = (span_key, taken)
+                record = replace(record, attributes=joined(record.attributes, taken.events))
             result = self._preparer.prepare(record)
             if isinstance(result, Skipped):
                 # A failed run or call, and a call already sent, are not sent by design (as

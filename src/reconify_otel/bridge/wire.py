@@ -12,11 +12,11 @@ import json
 import re
 import zlib
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 # No stubs for protobuf's runtime in the test extra (types-protobuf would add them).
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from google.rpc import code_pb2
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -48,6 +48,8 @@ _RPC_CODES: Final = {
     503: code_pb2.UNAVAILABLE,
 }
 
+Request = TypeVar("Request", bound=Message)
+
 
 class BadRequest(ValueError):
     """The body is not OTLP (400)."""
@@ -75,6 +77,18 @@ def decode(
     decompressed bytes as they come, then what parsing will take (``parse_cost``). It
     may raise to stop the work there; that exception is not caught here.
     """
+    return decode_into(ExportTraceServiceRequest(), body, content_type, encoding, limit, reserve)
+
+
+def decode_into(
+    request: Request,
+    body: bytes | bytearray,
+    content_type: str,
+    encoding: str,
+    limit: int,
+    reserve: Callable[[int], object] = lambda size: None,
+) -> Request:
+    """``decode`` for any OTLP export request (traces, logs): ``request``, filled."""
     data: bytes | bytearray = body
     if encoding == "gzip":
         data = _inflate(body, 16 + zlib.MAX_WBITS, limit, reserve)
@@ -85,7 +99,6 @@ def decode(
     elif len(body) > limit:
         raise TooLarge(f"body over {limit} bytes")
     reserve(parse_cost(len(data), content_type))
-    request = ExportTraceServiceRequest()
     try:
         if content_type == JSON:
             json_format.ParseDict(
@@ -94,7 +107,8 @@ def decode(
         else:
             request.ParseFromString(data)  # type: ignore[arg-type]  # any buffer will do
     except (DecodeError, json_format.ParseError, ValueError, TypeError, RecursionError) as error:
-        raise BadRequest(f"body is not an OTLP {content_type} ExportTraceServiceRequest") from error
+        kind = type(request).__name__
+        raise BadRequest(f"body is not an OTLP {content_type} {kind}") from error
     return request
 
 
@@ -153,17 +167,25 @@ def _inflate(
 
 def _ids_to_base64(document: Any) -> Any:
     """OTLP JSON writes trace and span ids as hex; protobuf's JSON mapping reads bytes
-    as base64. Rewrite them in place so ``json_format`` reads the right bytes."""
+    as base64. Rewrite them in place so ``json_format`` reads the right bytes: of spans
+    and their links (traces), and of log records (logs)."""
     if not isinstance(document, dict):
         raise BadRequest("OTLP JSON must be an object")
     for resource_spans in _items(document, "resourceSpans", "resource_spans"):
         for scope_spans in _items(resource_spans, "scopeSpans", "scope_spans"):
             for span in _items(scope_spans, "spans"):
-                _rewrite_ids(span, ("traceId", "trace_id", "spanId", "span_id"))
+                _rewrite_ids(span, _IDS)
                 _rewrite_ids(span, ("parentSpanId", "parent_span_id"))
                 for link in _items(span, "links"):
-                    _rewrite_ids(link, ("traceId", "trace_id", "spanId", "span_id"))
+                    _rewrite_ids(link, _IDS)
+    for resource_logs in _items(document, "resourceLogs", "resource_logs"):
+        for scope_logs in _items(resource_logs, "scopeLogs", "scope_logs"):
+            for record in _items(scope_logs, "logRecords", "log_records"):
+                _rewrite_ids(record, _IDS)
     return document
+
+
+_IDS: Final = ("traceId", "trace_id", "spanId", "span_id")
 
 
 def _items(parent: Any, *names: str) -> list[Any]:
@@ -176,7 +198,7 @@ def _items(parent: Any, *names: str) -> list[Any]:
 
 def _rewrite_ids(holder: Any, names: tuple[str, ...]) -> None:
     if not isinstance(holder, dict):
-        raise BadRequest("OTLP JSON spans and links must be objects")
+        raise BadRequest("OTLP JSON spans, links and log records must be objects")
     for name in names:
         value = holder.get(name)
         if isinstance(value, str) and value:
@@ -198,17 +220,20 @@ def encode_response(content_type: str, rejected: int = 0, message: str = "") -> 
     if rejected or message:
         response.partial_success.rejected_spans = rejected
         response.partial_success.error_message = message
+    return encode_message(content_type, response)
+
+
+def encode_message(content_type: str, message: Message) -> tuple[bytes, str]:
+    """Any answer (a response, a status) in the request's encoding."""
     if content_type == JSON:
-        return _json(json_format.MessageToDict(response)), JSON
-    return response.SerializeToString(), PROTOBUF
+        return _json(json_format.MessageToDict(message)), JSON
+    return message.SerializeToString(), PROTOBUF
 
 
 def encode_error(content_type: str, status: int, message: str) -> tuple[bytes, str]:
     """A ``google.rpc.Status`` for a 4xx/5xx answer, which the Collector logs."""
     error = Status(code=_RPC_CODES.get(status, code_pb2.UNKNOWN), message=message)
-    if content_type == JSON:
-        return _json(json_format.MessageToDict(error)), JSON
-    return error.SerializeToString(), PROTOBUF
+    return encode_message(content_type, error)
 
 
 def _json(value: Any) -> bytes:

@@ -65,12 +65,18 @@ def call_key(
 
 
 def _question(request: Any) -> str | None:
-    """The last user message's text (a legacy completion's prompt): with the answer, what
-    tells one call from another that answered alike ("Yes") at the same time."""
+    """The last user message's text (a legacy completion's prompt, Cohere's ``message``,
+    Gemini's last user ``contents``, the prompt of a Bedrock body sent): with the answer,
+    what tells one call from another that answered alike ("Yes") at the same time."""
     if not isinstance(request, dict):
         return None
-    if isinstance(request.get("prompt"), str):
-        return str(request["prompt"])
+    if isinstance(request.get("body"), str) and "modelId" in request:  # Bedrock's, as sent
+        return _question(_parsed(request["body"]))
+    for key in ("prompt", "message", "inputText"):
+        if isinstance(request.get(key), str):
+            return str(request[key])
+    if "contents" in request:
+        return _gemini_question(request["contents"])
     for message in reversed(_dicts(request.get("messages"))):
         if message.get("role") == "user":
             content = message.get("content")
@@ -79,6 +85,27 @@ def _question(request: Any) -> str | None:
                 content = "".join(t for t in texts if isinstance(t, str))
             return content if isinstance(content, str) else None
     return None
+
+
+def _gemini_question(contents: Any) -> str | None:
+    """Gemini's ``contents``: a text (the SDK's), or turns whose last user one's text
+    parts are the question (a turn of the SDK given as text is one)."""
+    if isinstance(contents, str):
+        return contents
+    for turn in reversed(contents if isinstance(contents, list) else []):
+        if isinstance(turn, str):
+            return turn
+        if isinstance(turn, dict) and turn.get("role") in (None, "user"):
+            return _joined_parts(turn)
+    return None
+
+
+def _joined_parts(content: Any) -> str:
+    """A Gemini content's text parts joined, thoughts left out: instrumentations record
+    an answer's parts apart or as one text, and thoughts or not."""
+    parts = _dicts(_dict(content).get("parts"))
+    texts = [p.get("text") for p in parts if not p.get("thought")]
+    return "".join(t for t in texts if isinstance(t, str))
 
 
 def _answer_texts(response: Any) -> list[str]:
@@ -94,8 +121,40 @@ def _answer_texts(response: Any) -> list[str]:
                 found += [f.get("name") for f in _dicts([call.get("function")])]
     for block in _dicts(response.get("content")):  # Anthropic
         found.append(block.get("text") or block.get("name"))
-    found.append(response.get("text"))  # Cohere
+    found.append(response.get("text"))  # Cohere's v1 answer
+    found += [call.get("name") for call in _dicts(response.get("tool_calls"))]
+    for message in _dicts([response.get("message")]):  # Cohere's v2 answer (log_chat)
+        content = message.get("content")
+        if isinstance(content, list):
+            blocks = [b.get("text") for b in _dicts(content)]
+            content = "".join(t for t in blocks if isinstance(t, str))
+        found.append(content)
+        for call in _dicts(message.get("tool_calls")):
+            found += [f.get("name") for f in _dicts([call.get("function")])]
+    body = response.get("body")  # Bedrock's ``{requestId, body}``: Converse's, or the model's
+    if isinstance(body, dict):
+        found += _answer_texts(body)
+    for message in _dicts([_dict(response.get("output")).get("message")]):  # Converse
+        for block in _dicts(message.get("content")):
+            found.append(block.get("text") or _dict(block.get("toolUse")).get("name"))
+    for candidate in _dicts(response.get("candidates")):  # Gemini
+        content = candidate.get("content")
+        found.append(_joined_parts(content))
+        for part in _dicts(_dict(content).get("parts")):
+            called = part.get("functionCall") or part.get("function_call")
+            found.append(_dict(called).get("name"))
     return [text for text in found if isinstance(text, str) and text]
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -155,21 +214,22 @@ class RecentCalls:
             return original is None and not around
 
     def _around_a_call(self, key: CallKey) -> bool:
-        """A span without the provider's id around a call already seen: its parent, of
-        the same kind, with the same question and answer where both hold them; or (another
-        instrumentation, any trace) one that ran within it with the same ones."""
-        if key.response_id is not None:
-            return False
+        """A span around a call already seen: its parent, of the same kind, with the same
+        question and answer where both hold them (the provider's id or not: botocore's
+        Bedrock span holds none, traceloop's around it the model's); or, without the
+        provider's id, one of another instrumentation (any trace) that ran within it or
+        alongside it with the same ones (botocore's span of a Bedrock stream starts a trace
+        of its own and ends just after traceloop's)."""
         child = self._parents.get(key.span) if key.span is not None else None
         if child is not None:
             kind, texts = child
             if kind == key.kind and (texts is None or key.texts is None or texts == key.texts):
                 return True
-        if key.texts is None or key.window is None:
+        if key.response_id is not None or key.texts is None or key.window is None:
             return False
         start, end, scope = key.window
         return any(
-            start <= inner_start and inner_end <= end and inner_scope != scope
+            inner_start <= end and start <= inner_end and inner_scope != scope
             for inner_start, inner_end, inner_scope in self._windows.get(key.texts, ())
         )
 

@@ -28,6 +28,7 @@ FORMATS: Mapping[Kind, tuple[str, str]] = MappingProxyType(
         Kind.MISTRAL: ("mistral", "chat"),
         Kind.COHERE: ("cohere", "chat"),
         Kind.GEMINI: ("gemini", "generate"),
+        Kind.BEDROCK: ("bedrock", "chat"),
         Kind.UNIVERSAL: ("universal", "chat"),
     }
 )

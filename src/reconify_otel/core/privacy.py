@@ -11,6 +11,9 @@ object reached from them through ``CONTAINERS`` keys only (messages, content blo
 tools, tool calls, choices, output items, usage). Every other object is opaque data
 (``metadata``, tool inputs and arguments, JSON schemas, tool results, anything unknown):
 there no key is trusted, and the only string kept is a JSON type name under ``type``.
+Formats that spell ids and protocol objects their own way (Gemini's ``responseId`` and
+``contents``/``parts``, Cohere's ``generation_id`` and ``chat_history``) add theirs to
+both lists, in their payloads only (``FORMAT_KEPT``, ``FORMAT_CONTAINERS``).
 ``capture_content=False`` turns every other string into ``null`` and drops the map
 entries whose key is not a plain identifier (an e-mail used as a ``metadata`` key);
 ``mask_pii=True`` masks e-mail addresses and phone numbers in every other string and in
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconify_otel.core.interaction import Interaction
 
@@ -82,6 +85,35 @@ ROOT_CONTAINERS = CONTAINERS | {"input", "output"}
 JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 # A kept value is one token: printable, no space, short (an id, a model, an enum).
 TOKEN_MAX = 256
+# Formats that name their ids, enums and protocol objects their own way (Gemini's REST API
+# in camelCase, the Python SDKs' dumps in snake_case, Cohere's v1 fields): kept, and walked
+# as protocol objects, in payloads of that format only, beside the keys above. Their
+# texts (``text``, ``message``, ``preamble``, function arguments and answers) stay content.
+FORMAT_KEPT = {
+    "gemini": frozenset(
+        {
+            *("responseId", "response_id", "modelVersion", "model_version", "finishReason"),
+            *("mimeType", "mime_type"),
+        }
+    ),
+    "cohere": frozenset({"response_id", "generation_id"}),
+    "bedrock": frozenset({"modelId", "requestId", "stopReason", "toolUseId"}),
+}
+FORMAT_CONTAINERS = {
+    "gemini": frozenset(
+        {
+            *("contents", "history", "parts", "candidates", "systemInstruction"),
+            *("system_instruction", "functionCall", "function_call", "functionResponse"),
+            *("function_response", "inlineData", "inline_data", "fileData", "file_data"),
+        }
+    ),
+    "cohere": frozenset({"chat_history"}),
+    # Bedrock's ``{requestId, body}`` and Converse's objects; the body sent, a JSON text,
+    # is content. A tool's input and result stay data.
+    "bedrock": frozenset(
+        {"body", "output", "inferenceConfig", "toolConfig", "toolSpec", "toolUse", "metrics"}
+    ),
+}
 
 
 def without_content(interaction: Interaction) -> Interaction:
@@ -98,15 +130,44 @@ Text = Callable[[str], str | None]
 Key = Callable[[Any], Any]
 
 
+class Allowlist(NamedTuple):
+    """What a walk keeps: the kept keys, and the keys holding protocol objects at the top
+    of a side and below it (``KEPT``, ``ROOT_CONTAINERS``, ``CONTAINERS`` and the
+    format's own)."""
+
+    kept: frozenset[str]
+    root: frozenset[str]
+    inner: frozenset[str]
+
+
+_ALLOWED = Allowlist(KEPT, ROOT_CONTAINERS, CONTAINERS)
+_FORMAT_ALLOWED = {
+    name: Allowlist(
+        KEPT | FORMAT_KEPT.get(name, frozenset()),
+        ROOT_CONTAINERS | FORMAT_CONTAINERS.get(name, frozenset()),
+        CONTAINERS | FORMAT_CONTAINERS.get(name, frozenset()),
+    )
+    for name in {*FORMAT_KEPT, *FORMAT_CONTAINERS}
+}
+
+
+def allowlist(format_name: str) -> Allowlist:
+    """What the switches keep in a payload of ``format_name`` (Reconify's format)."""
+    return _FORMAT_ALLOWED.get(format_name, _ALLOWED)
+
+
 def _outside_envelope(interaction: Interaction, text: Text, key_of: Key) -> Interaction:
     """Request, response and any other entry outside the envelope, walked."""
     extra = interaction.extra
+    kept, root, inner = allowlist(interaction.format)
+
+    def walk(value: Any) -> Any:
+        return _walk(value, root, inner, kept, text, key_of)
+
     return interaction.with_messages(
-        _walk(interaction.request, ROOT_CONTAINERS, text, key_of),
-        _walk(interaction.response, ROOT_CONTAINERS, text, key_of),
-        tuple((key, _walk(value, ROOT_CONTAINERS, text, key_of)) for key, value in extra)
-        if extra
-        else extra,
+        walk(interaction.request),
+        walk(interaction.response),
+        tuple((key, walk(value)) for key, value in extra) if extra else extra,
     )
 
 
@@ -134,15 +195,23 @@ def is_result(block: Any) -> bool:
     return isinstance(kind, str) and kind.endswith("_result")
 
 
-def _walk(value: Any, inner: frozenset[str], text: Text, key_of: Key) -> Any:
-    """The one walk, over (a list of) protocol objects; ``inner`` names the keys under
-    which they hold protocol objects, and every other object is ``_data``. ``text`` on each
+def _walk(
+    value: Any,
+    here: frozenset[str],
+    inner: frozenset[str],
+    kept: frozenset[str],
+    text: Text,
+    key_of: Key,
+) -> Any:
+    """The one walk, over (a list of) protocol objects; ``here`` names the keys under
+    which they hold protocol objects (``inner`` below them), and every other object is
+    ``_data``; strings are kept under ``kept`` keys only. ``text`` on each
     string not kept, ``key_of`` on each map key that is not a plain ASCII identifier, as
     every key of the formats is (None drops the entry; an identifier holds no ``@`` and no
     digit run that starts a word). Dicts and lists (tuples too) are rebuilt, never changed."""
     if not isinstance(value, dict):
         if isinstance(value, (list, tuple)):
-            return [_walk(item, inner, text, key_of) for item in value]
+            return [_walk(item, here, inner, kept, text, key_of) for item in value]
         return _data(value, text, key_of)
     out: dict[Any, Any] = {}
     in_message = "role" in value
@@ -155,12 +224,12 @@ def _walk(value: Any, inner: frozenset[str], text: Text, key_of: Key) -> Any:
                 continue
         kind = type(item)
         if kind is str:
-            keep = key in KEPT and is_token(item) and not (in_message and key == "name")
+            keep = key in kept and is_token(item) and not (in_message and key == "name")
             out[name] = item if keep else text(item)
         elif kind in _SCALARS:
             out[name] = item
-        elif key in inner and not (key == "content" and is_result(value)):
-            out[name] = _walk(item, CONTAINERS, text, key_of)
+        elif key in here and not (key == "content" and is_result(value)):
+            out[name] = _walk(item, inner, inner, kept, text, key_of)
         else:
             out[name] = _data(item, text, key_of)
     return out
@@ -204,10 +273,16 @@ def _looks_like_phone(text: str) -> bool:
 
 # --- the texts the size caps shorten (``size_caps.fit``) ------------------------------------
 
-# Where an LLM call's texts sit (chat, completion, Responses, Anthropic shapes): the
-# values under these keys, at any depth of ``request`` and ``response``.
+# Where an LLM call's texts sit (chat, completion, Responses, Anthropic shapes; Cohere's
+# ``message``/``preamble``/``chat_history[].message`` and tool parameters, Gemini's
+# ``contents``/``systemInstruction`` given as text and function ``args``): the strings
+# under these keys, at any depth of ``request`` and ``response``.
 _CONTENT_KEYS = frozenset(
-    {"content", "text", "prompt", "system", "instructions", "arguments", "thinking", "input"}
+    {
+        *("content", "text", "prompt", "system", "instructions", "arguments", "thinking"),
+        *("input", "message", "preamble", "contents", "systemInstruction"),
+        *("system_instruction", "args", "parameters"),
+    }
 )
 
 
@@ -217,7 +292,8 @@ def _map_sides(interaction: Interaction, change: Callable[[Any], Any]) -> Intera
     request, response = interaction.request, interaction.response
     return interaction.with_messages(
         change(request) if isinstance(request, dict) else request,
-        change(response) if isinstance(response, (dict, str)) else response,
+        # A ``universal`` answer is any JSON the provider sent: a list too.
+        change(response) if isinstance(response, (dict, str, list)) else response,
         interaction.extra,
     )
 
@@ -236,8 +312,31 @@ def _map_content_texts(value: Any, change: Callable[[str], str], inside: bool) -
     return value
 
 
-def map_texts(interaction: Interaction, change: Callable[[str], str]) -> Interaction:
-    """A copy with ``change`` applied to every text value of both messages."""
+def _map_every_text(value: Any, change: Callable[[str], str], kept: frozenset[str]) -> Any:
+    """``change`` on every string but a token under a kept key (an id, model, role...)."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {
+            key: item
+            if isinstance(item, str) and key in kept and is_token(item)
+            else _map_every_text(item, change, kept)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_map_every_text(item, change, kept) for item in value]
+    return value
+
+
+def map_texts(
+    interaction: Interaction, change: Callable[[str], str], every: bool = False
+) -> Interaction:
+    """A copy with ``change`` applied to every text value of both messages. ``every``:
+    to every string but ids, models, roles and the like (``allowlist``'s kept keys), for
+    payloads sent as given, whose texts may sit under any key."""
+    if every:
+        kept = allowlist(interaction.format).kept
+        return _map_sides(interaction, lambda side: _map_every_text(side, change, kept))
     if interaction.type != "assistant":
         return _map_sides(
             interaction, lambda side: _map_content_texts(side, change, isinstance(side, str))
@@ -252,15 +351,15 @@ def map_texts(interaction: Interaction, change: Callable[[str], str]) -> Interac
     return _map_sides(interaction, on_message)
 
 
-def texts_of(interaction: Interaction) -> list[str]:
-    """Every text value of both messages, in order."""
+def texts_of(interaction: Interaction, every: bool = False) -> list[str]:
+    """Every text value of both messages, in order (``every``: as ``map_texts``)."""
     found: list[str] = []
 
     def collect(text: str) -> str:
         found.append(text)
         return text
 
-    map_texts(interaction, collect)
+    map_texts(interaction, collect, every)
     return found
 
 

@@ -61,19 +61,33 @@ def cap_interaction(interaction: Interaction, max_bytes: int) -> Interaction:
     )
 
 
+# Formats whose payload can be the request and answer as given (``log_chat``, OpenInference's
+# bodies): their texts may sit under any key (a Cohere call's ``documents``, an answer
+# that is a list), so when their content texts cannot be shortened enough, every string
+# but ids, models and roles is.
+AS_GIVEN = frozenset({"universal", "mistral", "cohere", "gemini", "bedrock"})
+
+
 def fit(interaction: Interaction, max_bytes: int) -> Interaction | None:
     """The interaction with its texts shortened until it fits, or None if it cannot."""
     size = encoded_size(interaction)
     if size <= max_bytes:
         return interaction
-    texts = [len(text.encode("utf-8", "replace")) for text in texts_of(interaction)]
+    fitted = _fit(interaction, max_bytes, size, every=False)
+    if fitted is None and interaction.format in AS_GIVEN:
+        fitted = _fit(interaction, max_bytes, size, every=True)
+    return fitted
+
+
+def _fit(interaction: Interaction, max_bytes: int, size: int, every: bool) -> Interaction | None:
+    texts = [len(text.encode("utf-8", "replace")) for text in texts_of(interaction, every)]
     if not texts:
         return None
     budget = sum(texts) - (size - max_bytes)
     share = budget // len(texts) - _MARKER_BYTES
     if share <= 0:
         return None
-    shortened = map_texts(interaction, lambda text: truncate(text, share))
+    shortened = map_texts(interaction, lambda text: truncate(text, share), every)
     return shortened if encoded_size(shortened) <= max_bytes else None
 
 

@@ -20,6 +20,7 @@ from reconify_otel.delivery.outcome import Outcome
 from reconify_otel.exporter.sdk_record import from_sdk, scope_of
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Stats, delivery_counters
+from reconify_otel.runtime.event_join import EventJoin
 from reconify_otel.runtime.events import Event
 from reconify_otel.runtime.logs import RateLimitedLog, enable_debug_logging
 from reconify_otel.settings import ReconifyOptions, Settings, resolve
@@ -92,6 +93,11 @@ class ReconifySpanExporter(SpanExporter):
         results = self._sender.deliver(items)  # counts each outcome
         ok = all(item.outcome is Outcome.ACCEPTED for item in results)
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    @property
+    def event_join(self) -> EventJoin:
+        """Where ``ReconifyLogRecordProcessor`` leaves the GenAI log events of calls."""
+        return self._preparer.events
 
     def stats(self) -> Stats:
         """A snapshot of the counters (README, Observability): all present from the start."""

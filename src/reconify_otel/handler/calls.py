@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from reconify_otel import identity
@@ -21,7 +22,7 @@ from reconify_otel.core.llm.genai import ANTHROPIC, CHAT, COMPLETION, RESPONSES
 from reconify_otel.core.llm.openinference import map_bodies
 from reconify_otel.core.llm.responses import without_options
 from reconify_otel.core.llm.shapes import LlmCall
-from reconify_otel.core.llm.values import as_dict, parse_json
+from reconify_otel.core.llm.values import as_dict, as_str, parse_json
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.core.run_attributes import to_dict
 
@@ -48,6 +49,7 @@ AS_SENT = {
     "mistral": Kind.MISTRAL,
     "cohere": Kind.COHERE,
     "gemini": Kind.GEMINI,
+    "bedrock": Kind.BEDROCK,
 }
 FORMATS = ("universal", "openai", "anthropic", *(f for f in AS_SENT if f != "universal"))
 
@@ -109,6 +111,8 @@ def known_call(
     else:
         body_out = parse_json(json.dumps(answer, default=_json_value))
     call = map_bodies(flavor, as_dict(body_in), body_out)
+    if call.response_id is None:
+        call = replace(call, response_id=response_id_of(flavor, body_out))
     record = SpanRecord(
         name=flavor.value,
         attributes=identity.with_identity({}, captured),
@@ -119,6 +123,21 @@ def known_call(
         trace_id=random.getrandbits(128),
     )
     return record, call
+
+
+# Where an answer sent as given holds the provider's id, when not under ``id``: the one
+# its spans record as the response id (Gemini's REST ``responseId`` and the SDK's dump,
+# Cohere's v1 ``response_id``), so one call logged twice is one call (``core.dedup``).
+_IDS = {
+    Kind.GEMINI: ("responseId", "response_id"),
+    Kind.COHERE: ("response_id",),
+    Kind.BEDROCK: ("requestId",),
+}
+
+
+def response_id_of(flavor: Kind, answer: Any) -> str | None:
+    found = as_dict(answer)
+    return next((v for k in _IDS.get(flavor, ()) if (v := as_str(found.get(k)))), None)
 
 
 def _json_value(value: Any) -> Any:

@@ -93,12 +93,12 @@ class ReconifyHandler:
 
         ``request``: the call's keyword arguments; ``response``: what it returned. The
         ``format`` is Reconify's: ``universal`` (the default: any OpenAI-compatible chat
-        API, request and answer sent as given, the answer JSON or its text), ``mistral``
-        ``cohere`` (a v1 ``chat``) and ``gemini`` (``generateContent``; all three as
-        given), ``openai`` (a ``ChatCompletion``,
-        ``Completion`` or ``Response``, shaped as the other routes send it) or
-        ``anthropic`` (a ``Message``); objects or dicts. Times are epoch milliseconds, a
-        missing one is now.
+        API, request and answer sent as given, the answer JSON or its text), ``mistral``,
+        ``cohere`` (a v1 ``chat``), ``gemini`` (``generateContent``) and ``bedrock``
+        (``invoke_model``'s keyword arguments and ``{requestId, body}``), all four as
+        given, ``openai`` (a ``ChatCompletion``, ``Completion`` or ``Response``, shaped as
+        the other routes send it) or ``anthropic`` (a ``Message``); objects or dicts.
+        Times are epoch milliseconds, a missing one is now.
         """
         try:
             answer = answer_of(format, response)

@@ -25,6 +25,8 @@ class Interaction:
     body: bytes
     content_type: str
     request_body: str
+    # Every recorded answer header, in order: ``(name, value)`` as recorded.
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _header(headers: Any, name: str) -> str:
@@ -37,6 +39,18 @@ def _header(headers: Any, name: str) -> str:
                 return str(value[0]) if value else ""
             return str(value)
     return ""
+
+
+def _header_pairs(headers: Any) -> tuple[tuple[str, str], ...]:
+    """VCR's ``{Name: [values]}`` as ``(name, value)`` pairs; binary values as Latin-1."""
+    if not isinstance(headers, dict):
+        return ()
+    pairs: list[tuple[str, str]] = []
+    for key, values in headers.items():
+        for value in values if isinstance(values, list) else [values]:
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            pairs.append((str(key), text))
+    return tuple(pairs)
 
 
 def _decode(raw: Any, encoding: str) -> bytes:
@@ -80,6 +94,7 @@ def load_cassette(path: str | Path) -> list[Interaction]:
                 body=_decode(raw, _header(headers, "Content-Encoding")),
                 content_type=_header(headers, "Content-Type") or "application/json",
                 request_body=str(request_body or ""),
+                headers=_header_pairs(headers),
             )
         )
     return result

@@ -67,6 +67,7 @@ class Stats(TypedDict):
     skipped_unsupported_provider: int  # a model call of a provider Reconify has no format for
     skipped_bad_input: int  # handler API: no run object or dict with an id
     skipped_not_configured: int  # dropped by the no-op built from the environment without keys
+    events_unjoined: int  # GenAI log events no mapped span took (not payloads)
 
 
 __all__ = ["STATS_NAMES", "Counters", "Event", "Stats", "delivery_counters", "observe_spool"]

@@ -70,11 +70,19 @@ class Event(str, Enum):
     SKIPPED_UNSUPPORTED_PROVIDER = "skipped_unsupported_provider", Kind.SKIPPED
     SKIPPED_BAD_INPUT = "skipped_bad_input", Kind.SKIPPED
     SKIPPED_NOT_CONFIGURED = "skipped_not_configured", Kind.SKIPPED
+    # GenAI log events whose span was never mapped (no call, or it never came in time).
+    EVENTS_UNJOINED = "events_unjoined", Kind.SKIPPED
     # The bridge's own: spans, requests by answer, connections.
     SELECTED_SPANS = "selected_spans", Kind.REQUEST
     DUPLICATES = "duplicates", Kind.REQUEST  # spans settled by an earlier request
     BUSY = "busy", Kind.REQUEST  # spans another request is sending: answered 503
     REJECTED_SPANS = "rejected_spans", Kind.REQUEST  # told to the Collector as rejected
+    # GenAI log events (POST /v1/logs) kept for their call's span, other records ignored;
+    # call spans that waited for their events, and those sent without them after the wait.
+    LOG_EVENTS = "log_events", Kind.REQUEST
+    LOG_RECORDS_IGNORED = "log_records_ignored", Kind.REQUEST
+    EVENT_WAITS = "event_waits", Kind.REQUEST
+    EVENT_WAITS_EXPIRED = "event_waits_expired", Kind.REQUEST
     OVERLOADED = "overloaded", Kind.REQUEST
     BODY_TIMEOUTS = "body_timeouts", Kind.REQUEST
     OVER_MEMORY = "over_memory", Kind.REQUEST

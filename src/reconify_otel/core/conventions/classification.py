@@ -21,6 +21,7 @@ class Kind(str, Enum):
     MISTRAL = "mistral"
     COHERE = "cohere"
     GEMINI = "gemini"
+    BEDROCK = "bedrock"
     UNIVERSAL = "universal"  # any other provider's chat call, in the OpenAI chat shape
 
 

@@ -40,6 +40,18 @@ USAGE_CACHE_WRITE = (
     "gen_ai.usage.cache_creation_input_tokens",
 )
 ERROR_TYPE = "error.type"
+# The log events that carry a call's content where the span does not (``core.llm.events``):
+# one per message, by role, and util-genai's one event of the whole call.
+MESSAGE_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+CHOICE_EVENT = "gen_ai.choice"
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+EVENT_NAME = "event.name"  # the attribute SDKs before ``LogRecord.event_name`` named it by
+AWS_REQUEST_ID = "aws.request_id"  # botocore's, on its Bedrock spans
 
 # Request parameters.
 REQUEST_TEMPERATURE = "gen_ai.request.temperature"
@@ -84,7 +96,7 @@ _RESPONSES = Classification(Kind.RESPONSES, Convention.GENAI)
 _ANTHROPIC = Classification(Kind.ANTHROPIC, Convention.GENAI)
 _OTHERS = {
     kind: Classification(kind, Convention.GENAI)
-    for kind in (Kind.MISTRAL, Kind.COHERE, Kind.GEMINI, Kind.UNIVERSAL)
+    for kind in (Kind.MISTRAL, Kind.COHERE, Kind.GEMINI, Kind.BEDROCK, Kind.UNIVERSAL)
 }
 
 
@@ -98,6 +110,7 @@ def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
     provider = attributes.get(PROVIDER_NAME) or attributes.get(SYSTEM)
     if not isinstance(provider, str):  # a kvlist from the bridge cannot even be looked up
         return None
+    provider = providers.named(provider)
     if provider in providers.ANTHROPIC:
         return _ANTHROPIC
     if provider not in providers.OPENAI:

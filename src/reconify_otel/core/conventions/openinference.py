@@ -39,6 +39,8 @@ MESSAGE_TOOL_CALLS = "message.tool_calls"  # ``.N.tool_call.id`` / ``.function.n
 TOOL_CALL_ID = "tool_call.id"
 TOOL_CALL_NAME = "tool_call.function.name"
 TOOL_CALL_ARGUMENTS = "tool_call.function.arguments"
+TOOLS = "llm.tools"  # ``{prefix}.N.tool.json_schema``: each tool's definition as JSON
+TOOL_JSON_SCHEMA = "tool.json_schema"
 MODEL_NAME = "llm.model_name"
 REQUEST_MODEL_NAME = "llm.request.model_name"
 RESPONSE_MODEL_NAME = "llm.response.model_name"
@@ -79,6 +81,7 @@ _FRAMEWORK = {
         Kind.MISTRAL,
         Kind.COHERE,
         Kind.GEMINI,
+        Kind.BEDROCK,
         Kind.UNIVERSAL,
     )
 }
@@ -93,8 +96,7 @@ def classify(name: str, attributes: Mapping[str, Any], scope: str = "") -> Class
     if found is not None or scope in PROVIDER_SCOPES:
         return found
     provider = attributes.get(PROVIDER) or attributes.get(SYSTEM)
-    if not isinstance(provider, str):  # a kvlist cannot even be hashed
-        provider = ""
+    provider = providers.named(provider) if isinstance(provider, str) else ""  # not a kvlist
     if provider in providers.ANTHROPIC:
         return _FRAMEWORK[Kind.ANTHROPIC]
     if provider in providers.OPENAI:

@@ -3,10 +3,10 @@ the conventions write it: the GenAI conventions' ``gen_ai.provider.name`` (``gen
 before), OpenInference's ``llm.provider`` / ``llm.system``, LiteLLM's provider prefixes.
 
 OpenAI and Anthropic have formats of their own (their calls are classified further by the
-conventions), Mistral, Cohere and Gemini too; Bedrock has a format this package does not
-map yet (skipped and counted); every other provider is an OpenAI-compatible chat API
-(Groq, DeepSeek, xAI, Perplexity, a local vLLM or Ollama server...): Reconify's
-``universal`` format, the call in the OpenAI chat shape.
+conventions), Mistral, Cohere, Gemini and Bedrock too; every other provider is an
+OpenAI-compatible chat API (Groq, DeepSeek, xAI, Perplexity, a local vLLM or Ollama
+server...): Reconify's ``universal`` format, the call in the OpenAI chat shape. Names are
+compared in lower case.
 """
 
 from __future__ import annotations
@@ -15,24 +15,30 @@ from reconify_otel.core.conventions.classification import Kind
 
 OPENAI = frozenset({"openai", "azure.ai.openai", "az.ai.openai", "azure"})
 ANTHROPIC = frozenset({"anthropic"})
-MISTRAL = frozenset({"mistral_ai", "mistralai", "mistral", "MistralAI"})
-COHERE = frozenset({"cohere", "Cohere", "cohere_chat"})
+MISTRAL = frozenset({"mistral_ai", "mistralai", "mistral"})
+COHERE = frozenset({"cohere", "cohere_chat"})
 # The official instrumentation's, traceloop's, the conventions', OpenInference's, LiteLLM's.
 GEMINI = frozenset(
     {"gemini", "gcp.gen_ai", "gcp.gemini", "gcp.vertex_ai", "google", "vertex_ai", "vertexai"}
 )
-# Reconify has formats for these that are not mapped yet: never sent as ``universal``.
-NOT_YET = frozenset(
-    {
-        "aws.bedrock",
-        "bedrock",
-        "aws",
-    }
-)
+# The conventions' and botocore's, traceloop's, OpenInference's, LiteLLM's two.
+BEDROCK = frozenset({"aws.bedrock", "bedrock", "aws", "bedrock_converse"})
 
 
 # The kinds sent in the OpenAI chat shape: what their spans hold is read as an OpenAI chat.
 CHAT_SHAPED = frozenset({Kind.CHAT, Kind.MISTRAL, Kind.UNIVERSAL})
+_OWN_FORMATS = (
+    (MISTRAL, Kind.MISTRAL),
+    (COHERE, Kind.COHERE),
+    (GEMINI, Kind.GEMINI),
+    (BEDROCK, Kind.BEDROCK),
+)
+
+
+def named(provider: str) -> str:
+    """A provider's name as the sets above spell it: instrumentations differ in case
+    (``MistralAI``, ``Cohere``, ``AWS``)."""
+    return provider.lower()
 
 
 def shape_of(kind: Kind) -> Kind:
@@ -42,14 +48,12 @@ def shape_of(kind: Kind) -> Kind:
 
 
 def chat_kind(provider: str) -> Kind | None:
-    """The kind of a chat call of ``provider`` that is neither OpenAI's nor Anthropic's
-    (those are told apart further by their conventions); None: not mapped yet."""
-    if provider in MISTRAL:
-        return Kind.MISTRAL
-    if provider in COHERE:
-        return Kind.COHERE
-    if provider in GEMINI:
-        return Kind.GEMINI
-    if provider in NOT_YET or not provider:
+    """The kind of a chat call of ``provider`` (as ``named`` spells it) that is neither
+    OpenAI's nor Anthropic's (those are told apart further by their conventions); None:
+    no provider named."""
+    if not provider:
         return None
+    for names, kind in _OWN_FORMATS:
+        if provider in names:
+            return kind
     return Kind.UNIVERSAL

@@ -1,4 +1,4 @@
-"""traceloop/openllmetry (``opentelemetry-instrumentation-openai`` / ``-anthropic``): its
+"""traceloop/openllmetry (``opentelemetry-instrumentation-openai``, ``-anthropic``...): its
 span names, which alone say what a span is, and its older ``llm.*`` attributes.
 
 Its current releases write the GenAI names (``genai``) on these spans.
@@ -17,6 +17,13 @@ RESPONSE_SPAN = "openai.response"
 ANTHROPIC_SPAN = "anthropic.chat"
 MISTRAL_SPAN = "mistralai.chat"  # opentelemetry-instrumentation-mistralai (mistralai 1.x)
 COHERE_SPAN = "cohere.chat"  # opentelemetry-instrumentation-cohere
+# opentelemetry-instrumentation-vertexai: the ``vertexai`` SDK's GenerativeModel calls (its
+# ``llm.request.type`` says "completion"; they are Gemini's generateContent).
+VERTEXAI_SPANS = (
+    "vertexai.generate_content",
+    "vertexai.generate_content_async",
+    "vertexai.send_message",
+)
 RUN = "openai.assistant.run"
 RUN_STREAM = "openai.assistant.run_stream"
 
@@ -28,6 +35,7 @@ CALL_KINDS = {
     ANTHROPIC_SPAN: Kind.ANTHROPIC,
     MISTRAL_SPAN: Kind.MISTRAL,
     COHERE_SPAN: Kind.COHERE,
+    **dict.fromkeys(VERTEXAI_SPANS, Kind.GEMINI),
 }
 RUN_NAMES = frozenset({RUN, RUN_STREAM})
 SPAN_NAMES = (*CALL_KINDS, RUN, RUN_STREAM)
@@ -58,6 +66,7 @@ SCOPE_PREFIXES = (
     "opentelemetry.instrumentation.mistralai",
     "opentelemetry.instrumentation.cohere",
     "opentelemetry.instrumentation.google_generativeai",
+    "opentelemetry.instrumentation.vertexai",
 )
 
 # Users and sessions, as traceloop's SDK associates them.

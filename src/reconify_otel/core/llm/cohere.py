@@ -90,7 +90,7 @@ def response(
 ) -> Json:
     """The response's fields: id, text, finish reason, tool calls, and the token counts
     under ``meta`` as ``counted`` says they were counted (``billed_units``, or ``tokens``
-    as the model counted them)."""
+    as the model counted them); a negative count as none."""
     answer: Json = {"response_id": response_id, "text": texts(output) if output else None}
     answer["finish_reason"] = as_str(finish)
     calls = [
@@ -100,7 +100,8 @@ def response(
     ]
     if calls:
         answer["tool_calls"] = calls
-    input_tokens, output_tokens = counts
+    # A negative count is never sent (the caller counted it as unusable: ``int_attr``).
+    input_tokens, output_tokens = (c if c is None or c >= 0 else None for c in counts)
     if input_tokens is not None or output_tokens is not None:
         answer["meta"] = {counted: {"input_tokens": input_tokens, "output_tokens": output_tokens}}
     return answer

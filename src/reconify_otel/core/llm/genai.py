@@ -1,5 +1,5 @@
 """Spans in the GenAI semantic conventions: traceloop/openllmetry (``openai.chat``,
-``openai.completion``, ``openai.response``, ``anthropic.chat``) and the official
+``openai.completion``, ``openai.response``, ``anthropic.chat``, ``vertexai.*``...) and the official
 ``opentelemetry-instrumentation-openai-v2`` (``chat {model}``).
 
 The request is rebuilt from the recorded messages and ``gen_ai.request.*`` parameters,
@@ -10,13 +10,13 @@ does not hold stays absent or ``None``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from reconify_otel.core.conventions import genai as G
 from reconify_otel.core.conventions import traceloop as T
 from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.conventions.providers import shape_of
-from reconify_otel.core.llm import cohere, gemini, legacy, parts, shapes
+from reconify_otel.core.llm import bedrock, cohere, gemini, legacy, parts, shapes
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import (
     Attrs,
@@ -78,16 +78,22 @@ def map_genai(kind: Kind, attrs: Attrs, echoed_request: bool = False) -> LlmCall
         inputs, outputs = legacy.messages(attrs)
     outputs = [as_dict(m) for m in outputs or ()]
     response_id = first_str(attrs, G.RESPONSE_ID)
+    own_format = _OWN_FORMATS.get(flavor)
+    if own_format is not None:
+        # A model alone is no answer (below); the builder reads the counts itself. A
+        # call answered is sent without its content where its log events never came.
+        answered = (
+            response_id or attrs.get(G.AWS_REQUEST_ID) or attrs.get(G.RESPONSE_FINISH_REASONS)
+        )
+        if not outputs and not answered and int_attr(attrs, [], *_COUNTS) is None:
+            return "the span holds no response (no output, id, finish reason or usage)"
+        return own_format(_Read(attrs, inputs or [], outputs, response_id, bad, flattened))
     usage = _usage(flavor, attrs, bad)
     model = first_str(attrs, G.RESPONSE_MODEL, T.RESPONSE_MODEL)
     # A model alone is no answer: Logfire's span of a streamed call records the model
     # from the first chunk and leaves the answer to a span of its own (``logfire``).
     if not outputs and response_id is None and usage is None:
         return "the span holds no response (no output, id or usage)"
-    if flavor == Kind.COHERE:
-        return _cohere(attrs, inputs or [], outputs, response_id, bad, flattened)
-    if flavor == Kind.GEMINI:
-        return _gemini(attrs, inputs or [], outputs, response_id, bad)
     request = _request(flavor, attrs, inputs, bad, flattened, echoed_request)
     finishes = _finish_reasons(attrs, outputs)
     response: Json
@@ -164,7 +170,7 @@ def _request(
     return request
 
 
-# The request parameters by the names the Cohere and Gemini builders take.
+# The request parameters by the names the Cohere, Gemini and Bedrock builders take.
 _NEUTRAL_PARAMS = {
     G.REQUEST_TEMPERATURE: "temperature",
     G.REQUEST_TOP_P: "top_p",
@@ -177,18 +183,17 @@ _NEUTRAL_PARAMS = {
     G.LLM_FREQUENCY_PENALTY: "frequency_penalty",
     G.LLM_PRESENCE_PENALTY: "presence_penalty",
 }
+_COUNTS = (
+    G.USAGE_INPUT_TOKENS,
+    G.USAGE_PROMPT_TOKENS,
+    G.USAGE_OUTPUT_TOKENS,
+    G.USAGE_COMPLETION_TOKENS,
+    G.USAGE_TOTAL_TOKENS,
+)
 
 
-def _cohere(
-    attrs: Attrs,
-    inputs: list[Any],
-    outputs: list[Json],
-    response_id: str | None,
-    bad: list[str],
-    flattened: bool,
-) -> LlmCall:
-    """Reconify's ``cohere`` format (``core.llm.cohere``); traceloop records the billed
-    units as the usage, as floats, and the stop sequences as their JSON."""
+def _neutral_params(attrs: Attrs, bad: list[str]) -> Json:
+    """The recorded parameters; traceloop records stop sequences as their JSON."""
     params: Json = {}
     for attribute, key in _NEUTRAL_PARAMS.items():
         value = scalar_attr(attrs, attribute, bad)
@@ -196,38 +201,60 @@ def _cohere(
             value = parse_json(value) if value.startswith("[") else [value]
         if value is not None:
             params[key] = value
-    tools = json_attr(attrs, G.TOOL_DEFINITIONS, list, bad) or (
-        legacy.tool_definitions(attrs) if flattened else None
-    )
-    model = first_str(attrs, G.REQUEST_MODEL, T.REQUEST_MODEL, G.RESPONSE_MODEL)
-    request = cohere.request(model, [as_dict(m) for m in inputs], params, tools)
-    finishes = _finish_reasons(attrs, outputs)
-    billed = (
+    return params
+
+
+class _Read(NamedTuple):
+    """What ``map_genai`` read of a span, for the builders of the other formats."""
+
+    attrs: Attrs
+    inputs: list[Any]
+    outputs: list[Json]
+    response_id: str | None
+    bad: list[str]
+    flattened: bool
+
+
+def _counts(attrs: Attrs, bad: list[str]) -> tuple[int | None, int | None]:
+    """The input and output tokens, in either spelling."""
+    return (
         int_attr(attrs, bad, G.USAGE_INPUT_TOKENS, G.USAGE_PROMPT_TOKENS),
         int_attr(attrs, bad, G.USAGE_OUTPUT_TOKENS, G.USAGE_COMPLETION_TOKENS),
     )
+
+
+def _tools(attrs: Attrs, bad: list[str], flattened: bool) -> list[Any] | None:
+    tools = json_attr(attrs, G.TOOL_DEFINITIONS, list, bad)
+    return tools or (legacy.tool_definitions(attrs) if flattened else None)
+
+
+def _cohere(span: _Read) -> LlmCall:
+    """Reconify's ``cohere`` format (``core.llm.cohere``); traceloop records the billed
+    units as the usage, as floats."""
+    attrs, inputs, outputs, response_id, bad, flattened = span
+    params = _neutral_params(attrs, bad)
+    model = first_str(attrs, G.REQUEST_MODEL, T.REQUEST_MODEL, G.RESPONSE_MODEL)
+    tools = _tools(attrs, bad, flattened)
+    request = cohere.request(model, [as_dict(m) for m in inputs], params, tools)
+    finishes = _finish_reasons(attrs, outputs)
+    billed = _counts(attrs, bad)
     first = outputs[0] if outputs else None
     answer = cohere.response(response_id, first, finishes[0] if finishes else None, billed)
     return LlmCall(Kind.COHERE, request, answer, response_id, None, tuple(bad))
 
 
-def _gemini(
-    attrs: Attrs, inputs: list[Any], outputs: list[Json], response_id: str | None, bad: list[str]
-) -> LlmCall:
+def _gemini(span: _Read) -> LlmCall:
     """Reconify's ``gemini`` format (``core.llm.gemini``)."""
-    params: Json = {}
-    for attribute, key in _NEUTRAL_PARAMS.items():  # the conventions' names, and traceloop's
-        value = scalar_attr(attrs, attribute, bad)
-        if value is not None:
-            params[key] = value
+    attrs, inputs, outputs, response_id, bad, _flattened = span
+    params = _neutral_params(attrs, bad)
     instructions = json_attr(attrs, G.SYSTEM_INSTRUCTIONS, list, bad)
     model = first_str(attrs, G.REQUEST_MODEL, G.RESPONSE_MODEL)
     request = gemini.request(model, [as_dict(m) for m in inputs], instructions, params)
     counts = (
-        int_attr(attrs, bad, G.USAGE_INPUT_TOKENS, G.USAGE_PROMPT_TOKENS),
-        int_attr(attrs, bad, G.USAGE_OUTPUT_TOKENS, G.USAGE_COMPLETION_TOKENS),
+        *_counts(attrs, bad),
         int_attr(attrs, bad, G.USAGE_REASONING),
-        int_attr(attrs, bad, G.USAGE_TOTAL_TOKENS),
+        # traceloop's vertexai spans name the total only in its older ``llm.*`` form.
+        int_attr(attrs, bad, G.USAGE_TOTAL_TOKENS, T.USAGE_TOTAL_TOKENS),
     )
     answered = first_str(attrs, G.RESPONSE_MODEL) or model
     finishes = _finish_reasons(attrs, outputs)
@@ -235,10 +262,36 @@ def _gemini(
     return LlmCall(Kind.GEMINI, request, answer, response_id, None, tuple(bad))
 
 
+def _bedrock(span: _Read) -> LlmCall:
+    """Reconify's ``bedrock`` format, in Converse's form (``core.llm.bedrock``): no
+    GenAI span holds the body sent. botocore's spans name the AWS request id."""
+    attrs, inputs, outputs, response_id, bad, flattened = span
+    params = _neutral_params(attrs, bad)
+    instructions = json_attr(attrs, G.SYSTEM_INSTRUCTIONS, list, bad)
+    model = first_str(attrs, G.REQUEST_MODEL, T.REQUEST_MODEL, G.RESPONSE_MODEL)
+    messages = [as_dict(m) for m in inputs]
+    request = bedrock.request(model, messages, instructions, params, _tools(attrs, bad, flattened))
+    counts = (
+        *_counts(attrs, bad),
+        int_attr(attrs, bad, G.USAGE_TOTAL_TOKENS),
+        int_attr(attrs, bad, *G.USAGE_CACHE_READ),
+        int_attr(attrs, bad, *G.USAGE_CACHE_WRITE),
+    )
+    finishes = _finish_reasons(attrs, outputs)
+    request_id = first_str(attrs, G.AWS_REQUEST_ID)
+    first = outputs[0] if outputs else None
+    answer = bedrock.response(request_id, first, finishes[0] if finishes else None, counts)
+    # The AWS request id is no model's response id: another instrumentation's span of the
+    # call records the model's (traceloop's, Claude's ``msg_...``) or none.
+    return LlmCall(Kind.BEDROCK, request, answer, response_id, None, tuple(bad))
+
+
+_OWN_FORMATS = {Kind.COHERE: _cohere, Kind.GEMINI: _gemini, Kind.BEDROCK: _bedrock}
+
+
 def _usage(flavor: str, attrs: Attrs, bad: list[str]) -> Json | None:
     if flavor == ANTHROPIC:
-        prompt = int_attr(attrs, bad, G.USAGE_INPUT_TOKENS, G.USAGE_PROMPT_TOKENS)
-        completion = int_attr(attrs, bad, G.USAGE_OUTPUT_TOKENS, G.USAGE_COMPLETION_TOKENS)
+        prompt, completion = _counts(attrs, bad)
         # The conventions count cache reads and writes as input; Anthropic does not.
         cached = [int_attr(attrs, bad, *keys) for keys in (G.USAGE_CACHE_READ, G.USAGE_CACHE_WRITE)]
         if prompt is not None:
@@ -250,8 +303,7 @@ def _usage(flavor: str, attrs: Attrs, bad: list[str]) -> Json | None:
 def openai_usage(attrs: Attrs, bad: list[str], *total_keys: str) -> Json | None:
     """OpenAI's ``usage`` from the GenAI token counts; the total from ``total_keys``, which
     differ by convention (an assistant run's too)."""
-    prompt = int_attr(attrs, bad, G.USAGE_INPUT_TOKENS, G.USAGE_PROMPT_TOKENS)
-    completion = int_attr(attrs, bad, G.USAGE_OUTPUT_TOKENS, G.USAGE_COMPLETION_TOKENS)
+    prompt, completion = _counts(attrs, bad)
     return shapes.openai_usage(prompt, completion, int_attr(attrs, bad, *total_keys))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from reconify_otel.core.conventions import openinference as OI
 from reconify_otel.core.conventions.classification import Kind
 from reconify_otel.core.conventions.providers import shape_of
-from reconify_otel.core.llm import cohere, gemini, parts, responses, shapes
+from reconify_otel.core.llm import bedrock_spans, cohere, gemini, parts, responses, shapes
 from reconify_otel.core.llm.shapes import LlmCall
 from reconify_otel.core.llm.values import (
     Attrs,
@@ -72,6 +72,8 @@ def map_openinference_messages(kind: Kind, attrs: Attrs) -> LlmCall | str:
         return _cohere(attrs, model, inputs, outputs, answer, params, bad)
     if flavor == Kind.GEMINI:
         return _gemini(attrs, model, inputs, outputs, answer, params, bad)
+    if flavor == Kind.BEDROCK:
+        return bedrock_spans.from_openinference(attrs, model, inputs, outputs, params, bad)
     request = _request(flavor, model, inputs, params)
     if answer.get("object") == _ANSWERS.get(flavor):  # the provider's own answer
         if flavor == Kind.RESPONSES:
@@ -216,8 +218,13 @@ def _gemini(
     bad: list[str],
 ) -> LlmCall:
     """Reconify's ``gemini`` format (``core.llm.gemini``); ``output.value`` is the SDK's
-    answer object (snake_case): only its id is taken from it."""
-    request = gemini.request(model, inputs, None, params)
+    answer object (snake_case): its id and model version are taken from it. The
+    ``vertexai`` SDK's spans name the model by its resource name (``projects/.../models/
+    gemini-2.5-flash``) and list every parameter the request object has, unset ones
+    empty: the model id is sent, and only the parameters set."""
+    model = model.rpartition("/models/")[2] if model else model
+    asked = {key: value for key, value in params.items() if value not in (None, "", [], {})}
+    request = gemini.request(model, inputs, None, asked)
     counts = (
         int_attr(attrs, bad, OI.TOKEN_COUNT_PROMPT),
         int_attr(attrs, bad, OI.TOKEN_COUNT_COMPLETION),
@@ -226,5 +233,6 @@ def _gemini(
     )
     response_id = as_str(answer.get("response_id"))
     finish = [first_str(attrs, OI.FINISH_REASON)]
-    response = gemini.response(response_id, model, outputs, finish, counts)
+    version = as_str(answer.get("model_version")) or model
+    response = gemini.response(response_id, version, outputs, finish, counts)
     return LlmCall(Kind.GEMINI, request, response, response_id, None, tuple(bad))
