@@ -20,8 +20,8 @@ from reconify_otel.offline.replay import LlmReplay, RecordedCall, recorded_calls
 
 from .bedrock_calls import answered, bedrock_client, call_bedrock, frames, modelled
 
-# About 5 s: the replay itself, under every Bedrock call of the provider tests (.ci/run runs it).
-pytestmark = pytest.mark.slow
+# The real provider SDKs on recorded traffic (.ci/run runs the group).
+pytestmark = pytest.mark.providers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "providers" / "bedrock"
 CLAUDE_3 = "anthropic.claude-3-sonnet-20240229-v1:0"

@@ -24,6 +24,9 @@ from .framework_runs import routed
 from .handler_llm_helpers import handler_for
 from .llm_replay import Pipeline
 
+# The real provider SDKs under their instrumentations (.ci/run runs the group).
+pytestmark = pytest.mark.providers
+
 # Each recording's stop reason as Converse names it (Bedrock's own Converse maps Llama's
 # ``stop`` to ``end_turn``); traceloop records the conventions' names, sent as Converse's.
 STOP = {

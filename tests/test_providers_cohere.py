@@ -21,6 +21,9 @@ from .framework_runs import routed
 from .handler_llm_helpers import handler_for
 from .llm_replay import Pipeline
 
+# The real provider SDKs under their instrumentations (.ci/run runs the group).
+pytestmark = pytest.mark.providers
+
 FIXTURES = Path(__file__).parent / "fixtures" / "providers" / "cohere"
 V1, V2, V2_STREAM = (
     "test_cohere_chat_legacy",

@@ -18,6 +18,9 @@ from reconify_otel.offline.replay import LlmReplay, RecordedCall, recorded_calls
 from .framework_runs import routed
 from .llm_replay import Pipeline
 
+# The real provider SDKs under their instrumentations (.ci/run runs the group).
+pytestmark = pytest.mark.providers
+
 FIXTURES = Path(__file__).parent / "fixtures" / "providers" / "google-genai"
 INSTRUMENTORS = {
     "official": "opentelemetry.instrumentation.google_genai:GoogleGenAiSdkInstrumentor",

@@ -22,6 +22,9 @@ from reconify_otel.offline.replay import LlmReplay, RecordedCall, recorded_calls
 from .framework_runs import routed
 from .llm_replay import Pipeline
 
+# The real provider SDKs under their instrumentations (.ci/run runs the group).
+pytestmark = pytest.mark.providers
+
 FIXTURES = Path(__file__).parent / "fixtures" / "providers" / "mistralai"
 PLAIN, STREAMED = "test_mistralai_chat_legacy", "test_mistralai_streaming_chat_legacy"
 QUESTION = [{"role": "user", "content": "Tell me a joke about OpenTelemetry"}]

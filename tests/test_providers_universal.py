@@ -21,6 +21,7 @@ from reconify_otel.offline.sink import ReconifySink
 from .framework_runs import MESSAGES, PLAIN, routed
 from .handler_llm_helpers import handler_for
 from .llm_recordings import exchanges
+from .llm_replay import instrumented
 
 ANSWER = exchanges(PLAIN)[0]["answer"]  # a recorded OpenAI-compatible chat answer
 GENAI, FRAMEWORK = Convention.GENAI, Convention.OPENINFERENCE_MESSAGES
@@ -184,3 +185,67 @@ def test_a_key_passed_along_with_the_request_never_reaches_reconify(
     assert "pplx-secret" not in json.dumps(payload)
     expected = {"model": "sonar", "messages": MESSAGES, "config": {"temperature": 0.2}}
     assert payload["request"] == expected
+
+
+@pytest.mark.parametrize("tag", ["traceloop-openai-0.62.4"])
+def test_the_openai_sdk_pointed_at_groq_is_one_universal_payload(tag: str) -> None:
+    """Groq's OpenAI-compatible API, by its host: the real SDK with ``base_url`` Groq's,
+    through a proxy on loopback that answers as recorded (nothing leaves the machine).
+    traceloop records the base URL; openai-v2 2.4b0 and OpenInference record no host."""
+    import dataclasses
+
+    import openai
+
+    (recorded,) = recorded_calls(PLAIN)[:1]
+    groq = dataclasses.replace(recorded, path="/openai/v1/chat/completions")
+    with routed(True) as (sink, bridge_sink, pipeline), LlmReplay([groq]) as proxy:
+        with instrumented(pipeline.provider, tag):
+            client = openai.OpenAI(
+                base_url="http://api.groq.com/openai/v1",
+                api_key="gsk-test-not-a-key",
+                max_retries=0,
+                http_client=openai.DefaultHttpxClient(proxy=proxy.url),
+            )
+            client.chat.completions.create(**groq.request)
+            client.close()
+        pipeline.flush()
+        bridge_sink.wait_for(1, timeout=5)
+        stats = {k: v for k, v in pipeline.exporter.stats().items() if v}
+    assert stats == {"accepted": 1}
+    (payload,) = sink.payloads
+    assert (payload["reconify"]["format"], payload["reconify"]["type"]) == ("universal", "chat")
+    assert payload["request"]["messages"] == groq.request["messages"]
+    answer = groq.answer()
+    assert answer is not None
+    choice = payload["response"]["choices"][0]
+    assert choice["message"]["content"] == answer["choices"][0]["message"]["content"]
+    assert payload["response"]["id"] == answer["id"]
+    assert [(p["request"], p["response"]) for p in bridge_sink.payloads] == [
+        (payload["request"], payload["response"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ({"server.address": "api.groq.com"}, Kind.UNIVERSAL),
+        ({"server.address": "api.deepseek.com", "server.port": 443}, Kind.UNIVERSAL),
+        ({"gen_ai.openai.api_base": "https://api.x.ai/v1/"}, Kind.UNIVERSAL),
+        ({"gen_ai.openai.api_base": "https://api.mistral.ai/v1"}, Kind.MISTRAL),
+        ({"server.address": "localhost", "server.port": 11434}, Kind.UNIVERSAL),  # Ollama
+        ({"gen_ai.openai.api_base": "http://127.0.0.1:8000/v1"}, Kind.UNIVERSAL),  # vLLM
+        ({"gen_ai.provider.name": "openrouter"}, Kind.UNIVERSAL),  # traceloop's, from the URL
+        # OpenAI's own, a gateway in front of it, a test's server on loopback: OpenAI's.
+        ({"server.address": "api.openai.com"}, Kind.CHAT),
+        ({"server.address": "llm-gateway.example.com"}, Kind.CHAT),
+        ({"server.address": "127.0.0.1", "server.port": 53117}, Kind.CHAT),
+        ({"gen_ai.openai.api_base": "http://[::1"}, Kind.CHAT),  # no URL at all
+        ({"server.address": "evilgroq.com"}, Kind.CHAT),  # a suffix, not a host's end
+    ],
+)
+def test_the_host_of_an_openai_sdk_call_picks_the_format(
+    attributes: dict[str, Any], expected: Kind
+) -> None:
+    base = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai"}
+    assert classify("chat llama-3.1-8b", {**base, **attributes}).kind is expected  # type: ignore[union-attr]
+    assert classify("openai.chat", {**base, **attributes}).kind is expected  # type: ignore[union-attr]

@@ -30,8 +30,8 @@ from reconify_otel.offline.replay import LlmReplay, RecordedCall, recorded_calls
 from .framework_runs import routed
 from .test_providers_gemini import expected_response, gemini_traced
 
-# about 6 s of real google-genai clients on Vertex AI paths (.ci/run runs it)
-pytestmark = pytest.mark.slow
+# The real provider SDKs on recorded traffic (.ci/run runs the group).
+pytestmark = pytest.mark.providers
 
 FIXTURES = Path(__file__).parent / "fixtures" / "providers" / "google-genai"
 PROJECT, LOCATION, MODEL = "test-project", "us-central1", "gemini-2.5-flash"

@@ -60,6 +60,7 @@ def test_the_readme_zero_code_command_sends_each_run_once(app_dir: Path) -> None
         assert Counter(otlp.span_names)[RUN_SPAN] == 2  # the OTLP exporter got them too
 
 
+@pytest.mark.slow  # about 5 s each: opentelemetry-instrument's start (.ci/run runs it)
 @pytest.mark.parametrize("exporters", ["console,reconify", "reconify,console"])
 def test_a_missing_key_under_opentelemetry_instrument_stops_only_reconify(
     app_dir: Path, exporters: str

@@ -14,8 +14,8 @@ from reconify_otel.core.conventions import providers
 from reconify_otel.core.conventions.classification import Classification, Convention, Kind
 
 OPERATION_NAME = "gen_ai.operation.name"
-PROVIDER_NAME = "gen_ai.provider.name"
-SYSTEM = "gen_ai.system"  # deprecated spelling of the provider
+PROVIDER_NAME = providers.PROVIDER_NAME
+SYSTEM = providers.SYSTEM  # deprecated spelling of the provider
 CONVERSATION_ID = "gen_ai.conversation.id"
 AGENT_ID = "gen_ai.agent.id"
 AGENT_NAME = "gen_ai.agent.name"
@@ -120,6 +120,9 @@ def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
         return _OTHERS[kind]
     if operation == TEXT_COMPLETION_OPERATION:
         return _COMPLETION
+    elsewhere = providers.openai_sdk_kind(provider, attributes)
+    if elsewhere is not None:
+        return _OTHERS[elsewhere]
     response_id = attributes.get(RESPONSE_ID)
     if isinstance(response_id, str) and response_id.startswith(RESPONSES_ID_PREFIX):
         return _RESPONSES

@@ -11,6 +11,10 @@ compared in lower case.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
 from reconify_otel.core.conventions.classification import Kind
 
 OPENAI = frozenset({"openai", "azure.ai.openai", "az.ai.openai", "azure"})
@@ -57,3 +61,63 @@ def chat_kind(provider: str) -> Kind | None:
         if provider in names:
             return kind
     return Kind.UNIVERSAL
+
+
+# The provider as the GenAI conventions name it (``gen_ai.system`` before).
+PROVIDER_NAME = "gen_ai.provider.name"
+SYSTEM = "gen_ai.system"
+# Where an OpenAI SDK call went: the conventions' server address and port, and traceloop's
+# base URL (``openai.base_url``).
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+API_BASE = "gen_ai.openai.api_base"
+# The OpenAI-compatible APIs of other providers, by the end of their host name: the OpenAI
+# SDK pointed at one of them makes no OpenAI call. Mistral's is its own format's shape.
+COMPATIBLE_HOSTS = {
+    **dict.fromkeys(
+        (
+            *("groq.com", "deepseek.com", "x.ai", "perplexity.ai", "together.xyz"),
+            *("together.ai", "fireworks.ai", "openrouter.ai", "cerebras.ai", "deepinfra.com"),
+            *("sambanova.ai", "hyperbolic.xyz", "novita.ai", "nvidia.com", "huggingface.co"),
+        ),
+        Kind.UNIVERSAL,
+    ),
+    "mistral.ai": Kind.MISTRAL,
+}
+# Local servers' default ports, on loopback: Ollama, vLLM, LM Studio, llama.cpp's server.
+LOCAL_SERVER_PORTS = frozenset({11434, 8000, 1234, 8080})
+_LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+def openai_sdk_kind(provider: str, attributes: Mapping[str, Any]) -> Kind | None:
+    """The format of an OpenAI SDK chat call that went to another provider's compatible
+    API (or None: OpenAI's own, as far as the span tells): by the provider the span names
+    (traceloop derives it from the base URL, ``openrouter``), else by the host it went to.
+    A host this list does not know (a gateway in front of OpenAI, say) stays OpenAI's."""
+    if provider and provider not in OPENAI:
+        kind = chat_kind(provider)
+        return kind if kind in CHAT_SHAPED else Kind.UNIVERSAL
+    host, port = _server(attributes)
+    if not host:
+        return None
+    if host in _LOOPBACK or host.startswith("127."):
+        return Kind.UNIVERSAL if port in LOCAL_SERVER_PORTS else None
+    for suffix, kind in COMPATIBLE_HOSTS.items():
+        if host == suffix or host.endswith("." + suffix):
+            return kind
+    return None
+
+
+def _server(attributes: Mapping[str, Any]) -> tuple[str, int | None]:
+    address = attributes.get(SERVER_ADDRESS)
+    if isinstance(address, str) and address:
+        port = attributes.get(SERVER_PORT)
+        return address.lower(), port if isinstance(port, int) else None
+    base = attributes.get(API_BASE)
+    if not isinstance(base, str) or not base:
+        return "", None
+    try:
+        url = urlsplit(base)
+        return (url.hostname or "").lower(), url.port
+    except ValueError:  # a port that is no number
+        return "", None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconify_otel.core.conventions import providers
 from reconify_otel.core.conventions.classification import Classification, Convention, Kind
 
 CHAT_SPAN = "openai.chat"
@@ -74,6 +75,9 @@ USER_ID = "traceloop.association.properties.user_id"
 SESSION_ID = "traceloop.association.properties.session_id"
 
 _CALLS = {name: Classification(kind, Convention.TRACELOOP) for name, kind in CALL_KINDS.items()}
+_ELSEWHERE = {
+    kind: Classification(kind, Convention.TRACELOOP) for kind in (Kind.UNIVERSAL, Kind.MISTRAL)
+}
 _RUNS = {
     RUN: Classification(Kind.ASSISTANT, Convention.TRACELOOP),
     RUN_STREAM: Classification(Kind.ASSISTANT, Convention.TRACELOOP, streamed=True),
@@ -81,9 +85,16 @@ _RUNS = {
 
 
 def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
-    """By name alone; a run only while no AssistantsInstrumentor supersedes it."""
+    """By name; a run only while no AssistantsInstrumentor supersedes it, a chat only when
+    it went to OpenAI (else another provider's format: ``providers.openai_sdk_kind``)."""
     found = _CALLS.get(name)
     if found is not None:
+        if name == CHAT_SPAN:
+            provider = attributes.get(providers.PROVIDER_NAME) or attributes.get(providers.SYSTEM)
+            named = providers.named(provider) if isinstance(provider, str) else ""
+            elsewhere = providers.openai_sdk_kind(named, attributes)
+            if elsewhere is not None:
+                return _ELSEWHERE[elsewhere]
         return found
     run = _RUNS.get(name)
     if run is not None and attributes.get(SUPERSEDED) is not True:
