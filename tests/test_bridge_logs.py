@@ -21,6 +21,10 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from reconify_otel.bridge import BridgeApp, resolve_config
 from reconify_otel.bridge.arrivals import EventArrivals
@@ -356,3 +360,32 @@ def test_the_bytes_events_hold_are_bounded() -> None:
     join.take(1, 1)  # let go of by the join (as when it expires): freed when room is needed
     arrivals.add([SpanEvent(1, 4, event, 400)])
     assert (arrivals.held_bytes, counters.snapshot()["events_unjoined"]) == (900, 1)
+
+
+OPENAI_V2_CHAT: dict[str, Any] = {  # openai-v2's, content off (its default)
+    "gen_ai.system": "openai",
+    "gen_ai.operation.name": "chat",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.response.id": "chatcmpl-no-content",
+    "gen_ai.usage.input_tokens": 3,
+    "gen_ai.usage.output_tokens": 2,
+    "gen_ai.response.finish_reasons": ["stop"],
+}
+
+
+def test_a_content_less_openai_v2_span_is_sent_at_once(
+    sink: ReconifySink, start_bridge: Any
+) -> None:
+    """Only botocore's and util-genai's spans may have their content in events: an
+    openai-v2 ``chat`` span without content (its default) has none anywhere, never waits."""
+    memory, provider = InMemorySpanExporter(), TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.openai_v2")
+    with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT) as span:
+        span.set_attributes(OPENAI_V2_CHAT)
+    spans = memory.get_finished_spans()
+    url, app = start_bridge(events_wait=5.0)
+    began = time.monotonic()
+    export_spans(url, spans, TOKEN)
+    assert time.monotonic() - began < 1.0 and len(sink.payloads) == 1
+    assert (_count(app, "event_waits"), _count(app, "selected_spans")) == (0, 1)

@@ -97,3 +97,40 @@ def test_one_gemini_payload_per_call(setup: str) -> None:
     assert [(p["request"], p["response"]) for p in bridge_sink.payloads] == [
         (payload["request"], payload["response"])
     ]
+
+
+def test_messages_recorded_only_as_a_log_event_are_joined_to_their_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The official instrumentation in util-genai's ``EVENT_ONLY`` mode: the messages are in
+    one ``gen_ai.client.inference.operation.details`` log event, not on the span;
+    ``ReconifyLogRecordProcessor`` joins it to the call, which is sent whole."""
+    from google import genai
+    from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    from reconify_otel import ReconifyLogRecordProcessor
+
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "EVENT_ONLY")
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental")
+    call = recorded()
+    with routed(False) as (sink, _bridge_sink, pipeline), LlmReplay([call]) as replay:
+        logs = LoggerProvider()
+        logs.add_log_record_processor(ReconifyLogRecordProcessor(pipeline.exporter))
+        instrumentor = GoogleGenAiSdkInstrumentor()
+        instrumentor.instrument(tracer_provider=pipeline.provider, logger_provider=logs)
+        try:
+            options = genai.types.HttpOptions(base_url=replay.url)
+            client = genai.Client(api_key="test-google-key", http_options=options)
+            client.models.generate_content(model="gemini-2.5-flash", contents="What is ai?")
+        finally:
+            instrumentor.uninstrument()
+        pipeline.flush()
+        ((_path, sent),) = replay.received
+        (span,) = pipeline.memory.get_finished_spans()
+        stats = {k: v for k, v in pipeline.exporter.stats().items() if v}
+    assert "gen_ai.input.messages" not in (span.attributes or {})  # on the event only
+    assert stats == {"accepted": 1}
+    (payload,) = sink.payloads
+    assert payload["request"] == {"model": "gemini-2.5-flash", "contents": sent["contents"]}
+    assert payload["response"] == expected_response(call, thoughts=True)

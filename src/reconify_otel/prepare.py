@@ -77,7 +77,8 @@ class Preparer:
         if call is None and len(self.events):  # content recorded as log events
             events = self.events.take(record.trace_id, record.span_id)
             if events:
-                record = replace(record, attributes=joined(record.attributes, events))
+                attributes = joined(record.attributes, events, self._unusable_events)
+                record = replace(record, attributes=attributes)
         mapped = map_span(record, self._defaults, call)
         if (
             isinstance(mapped, Interaction)
@@ -101,6 +102,12 @@ class Preparer:
             self._counters.add(Event.skipped(result.reason))
             logger.debug("span not sent (%s): %s", result.reason.value, result.detail)
         return result
+
+    def _unusable_events(self, count: int) -> None:
+        """GenAI log events with a value that could not be used: mapped around, or left
+        out; the call is sent with what could be read."""
+        self._counters.add(Event.BAD_ATTRIBUTES, count)
+        self._log.warning("bad-event", "unusable GenAI log events mapped around: %d", count)
 
     def shape(self, interaction: Interaction) -> Interaction | Skipped:
         """What may leave the process: the content switch or else PII masking (one walk;

@@ -24,8 +24,10 @@ import hmac
 import json
 import logging
 import math
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
@@ -40,6 +42,7 @@ from reconify_otel.bridge.config import MAX_RETRY_AFTER, BridgeConfig, loopback_
 from reconify_otel.bridge.forward import DedupWindow, Forwarder
 from reconify_otel.delivery.pipeline import Pipeline
 from reconify_otel.runtime.counters import Counters, Event
+from reconify_otel.runtime.logs import RateLimitedLog
 from reconify_otel.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -76,6 +79,7 @@ class BridgeApp:
         self.settings = settings
         self.config = config
         self.counters = Counters("bridge")
+        self._log = RateLimitedLog(logger)
         self.window = DedupWindow(config.dedup_window)
         # With the bridge's counters, so that retries show in /healthz.
         self._pipeline = Pipeline(settings, self.counters)  # the undelivered: handed back
@@ -279,16 +283,41 @@ class BridgeApp:
         """In the decoding thread: quick (a name check per record), and no worker is
         needed, so spans waiting in every worker still get their events."""
         request = self._decode(body, content_type, headers, charge, ExportLogsServiceRequest())
-        self._forwarder.receive_logs(request)
+        try:
+            self._forwarder.receive_logs(request)  # reads them all, then keeps them
+        except Exception as error:
+            raise self._internal_fault(error) from None
         return wire.encode_message(content_type, ExportLogsServiceResponse())[0]
 
     def _forward(self, request: ExportTraceServiceRequest, content_type: str) -> bytes:
         """In a worker thread: send what the batch holds; the 200 answer, else 503."""
-        verdict = self._forwarder.forward(request)
+        try:
+            verdict = self._forwarder.forward(request)
+        except Exception as error:
+            raise self._internal_fault(error) from None
         if verdict.retry_after is not None:
             # 503, never 500: the Collector retries 503 and drops the batch on 500.
             raise _Answer(503, "Reconify is unavailable; retry later", verdict.retry_after)
         return wire.encode_response(content_type, verdict.rejected, verdict.message)[0]
+
+    def _internal_fault(self, error: Exception) -> _Answer:
+        """A fault of the bridge's own (mapping never raises; nothing else should): counted
+        as ``internal_errors`` and answered 503 with ``Retry-After``, as an outage is, never
+        uvicorn's 500, on which the Collector drops the batch. A retry loses nothing: the
+        spans not settled were released with their events (``Forwarder.forward``), those
+        delivered are not sent again, and a logs request keeps its events only once all are
+        read. One that fails every time costs the Collector's retries (backing off, up to
+        its ``max_elapsed_time``), then the batch: what a 500 would cost at once."""
+        self.counters.add(Event.INTERNAL_ERRORS)
+        where = traceback.extract_tb(error.__traceback__)[-1:]
+        self._log.log(
+            logging.ERROR,
+            "internal",
+            "bridge fault (%s at %s); answered 503",  # never the message: it may hold data
+            type(error).__name__,
+            ", ".join(f"{Path(f.filename).name}:{f.lineno}" for f in where) or "?",
+        )
+        return _Answer(503, "bridge fault; retry later", self.config.retry_after)
 
     def stats(self) -> dict[str, int]:
         """Counters for /healthz: requests by status, spans by outcome; never a key."""

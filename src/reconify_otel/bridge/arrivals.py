@@ -9,6 +9,11 @@ for it inside its own request, so the Collector's retries work as before: at mos
 ``events_wait`` seconds, woken as events come (a ``Condition``, no polling), then it is
 sent with whatever came.
 
+Only the spans of instrumentations that record a call's content as log events wait
+(``EVENT_SCOPES``): another's span without content (openai-v2's by default) records none
+anywhere, and waiting for it would only hold a worker ``events_wait`` seconds for nothing.
+Its events, if any came first, are still joined.
+
 A call's events are complete once its answer came: ``gen_ai.choice`` (one per message
 events, emitted after the model answered) or the single
 ``gen_ai.client.inference.operation.details``. Waiting for the first event alone would
@@ -17,8 +22,9 @@ send a span whose user message came in one export without the answer still in th
 Events taken for a span that is then not delivered (the batch answered 503) are given
 back: the Collector resends the trace batch, never the logs it was answered 200 for.
 
-The join bounds how many events wait; their bytes are bounded here: at most
-``MAX_HELD_BYTES`` of log records (as sent) wait at once, beyond which new events are
+The join bounds how many events wait; their memory is bounded here: at most
+``MAX_HELD_BYTES`` of events, as converted to Python objects (``otlp_logs``: not their
+size as sent, which can be 18 times smaller), wait at once, beyond which new events are
 refused (counted as ``events_unjoined``), so spans that never come (a traces pipeline
 that is broken, or filters them out) cannot hold the bridge's memory.
 """
@@ -32,7 +38,11 @@ from dataclasses import dataclass
 
 from reconify_otel.bridge.otlp_logs import SpanEvent
 from reconify_otel.core.conventions.classification import Convention
-from reconify_otel.core.conventions.genai import INDEXED_COMPLETIONS, INDEXED_PROMPTS
+from reconify_otel.core.conventions.genai import (
+    EVENT_SCOPE_PREFIXES,
+    INDEXED_COMPLETIONS,
+    INDEXED_PROMPTS,
+)
 from reconify_otel.core.llm.events import CHOICE, CONTENT_KEYS, DETAILS, GenAiEvent
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.runtime.counters import Counters, Event
@@ -43,17 +53,24 @@ ANSWERS = frozenset({CHOICE, DETAILS})
 # Spans whose answer event came (or whose bytes are counted), remembered until their span
 # takes them; beyond this, the oldest first (spans that never came) are let go of.
 MAX_ANSWERED = 4096
-MAX_HELD_BYTES = 64 * 1024 * 1024
+MAX_HELD_BYTES = 64 * 1024 * 1024  # of memory, as converted
 _OLDER_CONTENT = (f"{INDEXED_PROMPTS}.", f"{INDEXED_COMPLETIONS}.")
+# The scopes of the instrumentations that record a call's content as log events only:
+# botocore's (``opentelemetry.instrumentation.botocore.bedrock-runtime``), and
+# util-genai's in its ``EVENT_ONLY`` mode (openai-v2 2.4's, google-genai's). util-genai's
+# spans with content off look the same (the mode is not on the span): they wait too.
+# To move to core.conventions.genai as EVENT_SCOPE_PREFIXES.
+EVENT_SCOPES = EVENT_SCOPE_PREFIXES
 
 
 def may_have_events(record: SpanRecord) -> bool:
-    """A GenAI convention model call the bridge would send, recording no content itself
-    (neither the current attributes nor the older ``gen_ai.prompt.*``/``completion.*``)."""
+    """A GenAI convention model call the bridge would send, of an instrumentation that
+    records content as log events (``EVENT_SCOPES``), recording no content itself (neither
+    the current attributes nor the older ``gen_ai.prompt.*``/``completion.*``)."""
     found = record.classification
     if found is None or found.convention is not Convention.GENAI or record.is_error:
         return False
-    if found.unsupported_provider is not None:
+    if found.unsupported_provider is not None or not record.scope.startswith(EVENT_SCOPES):
         return False
     return not any(k in CONTENT_KEYS or k.startswith(_OLDER_CONTENT) for k in record.attributes)
 
@@ -64,7 +81,7 @@ def key_of(record: SpanRecord) -> SpanKey:
 
 @dataclass(frozen=True, slots=True)
 class Taken:
-    """A span's events, taken for its mapping, and their bytes as sent."""
+    """A span's events, taken for its mapping, and the bytes they held (``otlp_logs``)."""
 
     events: list[GenAiEvent]
     size: int
@@ -100,6 +117,13 @@ class EventArrivals:
     @property
     def held_bytes(self) -> int:
         return self._held
+
+    def room(self) -> int:
+        """Bytes more events may hold now: what ``otlp_logs`` may convert for them."""
+        with self._changed:
+            if self._held > self._max_bytes // 2:
+                self._let_go()
+            return max(0, self._max_bytes - self._held)
 
     def add(self, events: Iterable[SpanEvent]) -> None:
         """Keep ``events`` for their spans; wake the spans whose answer this brings."""
@@ -156,10 +180,14 @@ class EventArrivals:
         for only when the bytes or the spans counted pass their bounds."""
         if self._held + size <= self._max_bytes and len(self._sizes) < MAX_ANSWERED:
             return True
+        self._let_go()
+        return self._held + size <= self._max_bytes
+
+    def _let_go(self) -> None:
+        """Under the lock: no longer count the spans the join let go of."""
         self._join.expire()
         for key in [key for key in self._sizes if not self._join.has(*key)]:
             self._held -= self._sizes.pop(key)
-        return self._held + size <= self._max_bytes
 
     def _wait(self, keys: set[SpanKey]) -> None:
         if not keys or self._wait_s <= 0:

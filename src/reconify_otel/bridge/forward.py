@@ -17,9 +17,10 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -36,6 +37,7 @@ from reconify_otel.delivery.pipeline import Pipeline
 from reconify_otel.prepare import Prepared, Preparer
 from reconify_otel.runtime.counters import Counters, Event
 from reconify_otel.runtime.event_join import SpanKey
+from reconify_otel.runtime.logs import RateLimitedLog
 from reconify_otel.settings import Settings
 
 logger = logging.getLogger("reconify_otel.bridge")
@@ -123,13 +125,16 @@ class Forwarder:
         self._counters = counters
         self._default_retry_after = default_retry_after
         self._timeout = settings.timeout
+        self._log = RateLimitedLog(logger)
         self.arrivals = EventArrivals(self._preparer.events, counters, events_wait, max_waiters)
 
     def receive_logs(self, request: ExportLogsServiceRequest) -> None:
         """Keep a logs request's GenAI events for their spans; other records are counted."""
-        read = genai_events(request)
-        if read.events:
-            self._counters.add(Event.LOG_EVENTS, len(read.events))
+        read = genai_events(request, self.arrivals.room())  # converted within their room
+        if read.events or read.refused:
+            self._counters.add(Event.LOG_EVENTS, len(read.events) + read.refused)
+        if read.refused:  # over the room, or unreadable
+            self._counters.add(Event.EVENTS_UNJOINED, read.refused)
         if read.ignored:
             self._counters.add(Event.LOG_RECORDS_IGNORED, read.ignored)
         self.arrivals.add(read.events)
@@ -153,6 +158,24 @@ class Forwarder:
                 self._window.release(key)
                 if key in held:  # with their events: the Collector resends no logs
                     self.arrivals.give_back(*held[key])
+
+    def _with_events(self, record: SpanRecord, taken: Taken) -> Mapping[str, Any] | None:
+        """The span's attributes with its events' content; None when joining them raised:
+        they are anyone's data, and cost that span its events (counted as
+        ``bad_attributes``, as in process), never the batch. The span is sent without."""
+        try:
+            return joined(record.attributes, taken.events, self._unusable_events)
+        except Exception as error:
+            self._unusable_events(len(taken.events))
+            self._log.warning(
+                "bad-events",
+                "the GenAI log events of a span could not be read (%s); sent without them",
+                type(error).__name__,
+            )
+            return None
+
+    def _unusable_events(self, count: int) -> None:
+        self._counters.add(Event.BAD_ATTRIBUTES, count)
 
     def _settle(self, key: int, rejected: bool, unsettled: set[int]) -> None:
         unsettled.discard(key)
@@ -182,9 +205,10 @@ class Forwarder:
                 continue
             span_key = (record.trace_id, record.span_id)
             taken = gathered.get(span_key)
-            if taken is not None:
+            attributes = self._with_events(record, taken) if taken is not None else None
+            if taken is not None and attributes is not None:
                 held[key] = (span_key, taken)
-                record = replace(record, attributes=joined(record.attributes, taken.events))
+                record = replace(record, attributes=attributes)
             result = self._preparer.prepare(record)
             if isinstance(result, Skipped):
                 # A failed run or call, and a call already sent, are not sent by design (as

@@ -70,22 +70,6 @@ def _value(value: common_pb2.AnyValue) -> Any:
     return None if kind is None else getattr(value, kind)
 
 
-def attributes_of(pairs: Iterable[common_pb2.KeyValue]) -> dict[str, Any]:
-    """OTLP key-values as the SDK holds attributes (arrays as tuples); empty values left out."""
-    return _attributes(pairs)
-
-
-def body_of(value: common_pb2.AnyValue) -> Any:
-    """An OTLP value as the SDK's log record holds a body an instrumentation gave: a kvlist
-    as a dict, an array as a list (nested too), a string, number, bool or bytes; empty: None."""
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return [body_of(item) for item in value.array_value.values]
-    if kind == "kvlist_value":
-        return {kv.key: body_of(kv.value) for kv in value.kvlist_value.values}
-    return None if kind is None else getattr(value, kind)
-
-
 class _LazyAttributes(Mapping[str, Any]):
     """A protobuf span's attributes as a ``Mapping`` that converts only what is read."""
 

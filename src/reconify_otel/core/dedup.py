@@ -178,7 +178,7 @@ class RecentCalls:
         self._keys: OrderedDict[str, _Entry] = OrderedDict()
         # Spans that are the parent of a call seen (trace << 64 | span id), and when and by
         # which instrumentation each recent answer's texts were recorded.
-        self._parents: OrderedDict[int, tuple[str | None, str | None]] = OrderedDict()
+        self._parents: OrderedDict[int, tuple[str | None, str | None, str | None]] = OrderedDict()
         self._windows: OrderedDict[str, list[tuple[int, int, str]]] = OrderedDict()
         self._lock = threading.Lock()
         _instances.add(self)
@@ -215,27 +215,30 @@ class RecentCalls:
 
     def _around_a_call(self, key: CallKey) -> bool:
         """A span around a call already seen: its parent, of the same kind, with the same
-        question and answer where both hold them (the provider's id or not: botocore's
-        Bedrock span holds none, traceloop's around it the model's); or, without the
-        provider's id, one of another instrumentation (any trace) that ran within it or
-        alongside it with the same ones (botocore's span of a Bedrock stream starts a trace
-        of its own and ends just after traceloop's)."""
+        question and answer where both hold them, and the same provider id where both hold
+        one (botocore's Bedrock span holds none, traceloop's around it the model's); or,
+        without the provider's id, one of another instrumentation (any trace) that ran
+        within it, or alongside it for nine tenths of the shorter (botocore's span of a
+        Bedrock stream starts a trace of its own and ends just after traceloop's), with
+        the same ones."""
         child = self._parents.get(key.span) if key.span is not None else None
         if child is not None:
-            kind, texts = child
-            if kind == key.kind and (texts is None or key.texts is None or texts == key.texts):
+            kind, texts, child_id = child
+            same_texts = texts is None or key.texts is None or texts == key.texts
+            same_id = child_id is None or key.response_id is None or child_id == key.response_id
+            if kind == key.kind and same_texts and same_id:
                 return True
         if key.response_id is not None or key.texts is None or key.window is None:
             return False
         start, end, scope = key.window
         return any(
-            inner_start <= end and start <= inner_end and inner_scope != scope
+            inner_scope != scope and _alongside(start, end, inner_start, inner_end)
             for inner_start, inner_end, inner_scope in self._windows.get(key.texts, ())
         )
 
     def _remember_around(self, key: CallKey) -> None:
         if key.parent is not None:
-            self._parents[key.parent] = (key.kind, key.texts)
+            self._parents[key.parent] = (key.kind, key.texts, key.response_id)
             self._parents.move_to_end(key.parent)
             if len(self._parents) > self._capacity:
                 self._parents.popitem(last=False)
@@ -255,6 +258,14 @@ class RecentCalls:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+def _alongside(start: int, end: int, inner_start: int, inner_end: int) -> bool:
+    """One span within the other, or the two overlapping for 90% of the shorter."""
+    if start <= inner_start and inner_end <= end:
+        return True
+    shared = min(end, inner_end) - max(start, inner_start)
+    return shared > 0 and 10 * shared >= 9 * min(end - start, inner_end - inner_start)
 
 
 _instances: weakref.WeakSet[RecentCalls] = weakref.WeakSet()

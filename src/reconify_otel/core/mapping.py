@@ -90,10 +90,11 @@ def _map_call(
     span: SpanRecord, found: Classification | LlmCall, defaults: Defaults
 ) -> Interaction | Skipped:
     attrs = span.attributes
-    if isinstance(found, Classification) and found.unsupported_provider is not None:
-        return Skipped(Skip.UNSUPPORTED_PROVIDER, found.unsupported_provider)
+    # A call that raised is that first (a failed span may name no provider: OpenInference's).
     if span.is_error:
         return Skipped(Skip.ERROR_CALL, str(attrs.get(ERROR_TYPE) or "error status"))
+    if isinstance(found, Classification) and found.unsupported_provider is not None:
+        return Skipped(Skip.UNSUPPORTED_PROVIDER, found.unsupported_provider)
     call = map_call(found, attrs, span.scope) if isinstance(found, Classification) else found
     if isinstance(call, str):
         return Skipped(Skip.NO_ANSWER, call)

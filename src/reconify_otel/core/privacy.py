@@ -109,9 +109,12 @@ FORMAT_CONTAINERS = {
     ),
     "cohere": frozenset({"chat_history"}),
     # Bedrock's ``{requestId, body}`` and Converse's objects; the body sent, a JSON text,
-    # is content. A tool's input and result stay data.
+    # is content. A tool's input stays data; a tool result names its call (``toolUseId``).
     "bedrock": frozenset(
-        {"body", "output", "inferenceConfig", "toolConfig", "toolSpec", "toolUse", "metrics"}
+        {
+            *("body", "output", "inferenceConfig", "toolConfig", "toolSpec", "toolUse"),
+            *("toolResult", "metrics"),
+        }
     ),
 }
 

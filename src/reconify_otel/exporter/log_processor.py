@@ -5,12 +5,14 @@ span (``opentelemetry-instrumentation-botocore``, ``opentelemetry-util-genai`` i
 ``EVENT_ONLY`` mode). Registered on the ``LoggerProvider``, this hands those events to
 the exporter, which joins them to their call's span by trace and span id when the span
 is exported. The events are emitted before their span ends, so nothing waits. Every
-other log record passes by after a name check; ``on_emit`` never raises.
+other log record passes by after a name check; ``on_emit`` never raises. A GenAI-named
+record that cannot be read (its attributes no mapping...) is counted as ``events_unjoined``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk._logs import LogRecordProcessor
@@ -20,6 +22,15 @@ from reconify_otel.core.llm.events import NAMES, GenAiEvent
 from reconify_otel.runtime.event_join import EventJoin
 
 logger = logging.getLogger("reconify_otel")
+
+
+def _name_of(record: Any) -> Any:
+    """The record's event name: ``LogRecord.event_name``, else the ``event.name`` attribute."""
+    name = getattr(record, "event_name", None)
+    if name:
+        return name
+    attributes = record.attributes
+    return attributes.get(EVENT_NAME) if isinstance(attributes, Mapping) else None
 
 
 class ReconifyLogRecordProcessor(LogRecordProcessor):
@@ -32,14 +43,22 @@ class ReconifyLogRecordProcessor(LogRecordProcessor):
     def on_emit(self, log_record: Any) -> None:
         try:
             record = getattr(log_record, "log_record", log_record)  # LogData before SDK 1.35
-            attributes = record.attributes or {}
-            name = getattr(record, "event_name", None) or attributes.get(EVENT_NAME)
-            if name not in NAMES:
-                return
-            event = GenAiEvent(name, record.body, dict(attributes))
+            name = _name_of(record)
+        except Exception:  # no event's name: another record, or not ours to count
+            logger.debug("a log record could not be read", exc_info=True)
+            return
+        if not isinstance(name, str) or name not in NAMES:
+            return
+        try:
+            attributes = record.attributes
+            event = GenAiEvent(name, record.body, dict(attributes) if attributes else {})
             self._join.add(record.trace_id or 0, record.span_id or 0, event)
         except Exception:  # never into the instrumentation or the application
             logger.debug("a GenAI log event could not be kept", exc_info=True)
+            try:
+                self._join.count_unjoined(1)  # as ``events_unjoined``: joins no call
+            except Exception:
+                logger.debug("could not count it", exc_info=True)
 
     def shutdown(self) -> None:
         return None

@@ -142,10 +142,16 @@ def response_id_of(flavor: Kind, answer: Any) -> str | None:
 
 def _json_value(value: Any) -> Any:
     """Request values JSON cannot write: SDK objects as the SDK sends them (fields that were
-    set), sets as lists; anything else (a callable, a client) as null, never a guess."""
+    set), sets as lists, UTF-8 bytes as their text; anything else (a callable, a client,
+    binary data) as null, never a guess."""
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         return dump(mode="json", exclude_unset=True)
     if isinstance(value, (set, frozenset)):
         return sorted(value, key=str)
+    if isinstance(value, (bytes, bytearray)):  # a Bedrock body given as boto3 takes it
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
     return None

@@ -51,6 +51,12 @@ MESSAGE_EVENTS = {
 CHOICE_EVENT = "gen_ai.choice"
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 EVENT_NAME = "event.name"  # the attribute SDKs before ``LogRecord.event_name`` named it by
+# The instrumentations whose spans may leave their content to log events: botocore's, and
+# util-genai's (its ``EVENT_ONLY`` mode; the official openai-v2 and google-genai spans).
+EVENT_SCOPE_PREFIXES = (
+    "opentelemetry.instrumentation.botocore",
+    "opentelemetry.util.genai",
+)
 AWS_REQUEST_ID = "aws.request_id"  # botocore's, on its Bedrock spans
 
 # Request parameters.

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconify_otel.core.llm.parts import parts_of
+from reconify_otel.core.llm.responses import without_options
 from reconify_otel.core.llm.values import Json, as_str, parse_json
 
 # Converse's ``inferenceConfig`` keys, from the conventions' and Converse's own names; any
@@ -30,6 +31,8 @@ INFERENCE_CONFIG = {
     "stop_sequences": "stopSequences",
     "stopSequences": "stopSequences",
 }
+# The kinds of Converse's ``ToolResultContentBlock``.
+_RESULT_KINDS = frozenset({"text", "json", "image", "document", "video", "searchResult"})
 # The conventions' finish reasons as Converse's stop reasons (Bedrock's own pass as given).
 _STOP = {
     "stop": "end_turn",
@@ -57,9 +60,25 @@ def block(part: Json) -> Json:
         }
     if kind == "tool_call_response":
         answer = part.get("response")
-        content = [{"text": answer}] if isinstance(answer, str) else [{"json": answer}]
+        content: Any
+        if isinstance(answer, str):
+            content = [{"text": answer}]
+        elif _result_blocks(answer):  # botocore's events: the toolResult's content as given
+            content = answer
+        else:
+            content = [{"json": answer}]
         return {"toolResult": {"toolUseId": part.get("id"), "content": content}}
     return {key: value for key, value in part.items() if key != "type"}
+
+
+def _result_blocks(answer: Any) -> bool:
+    """Whether a tool's answer is a ``toolResult``'s content already: a list of Converse's
+    tool result blocks (``{text}``, ``{json}``, ``{image}``...), one kind each."""
+    if not isinstance(answer, list) or not answer:
+        return False
+    return all(
+        isinstance(b, dict) and len(b) == 1 and next(iter(b)) in _RESULT_KINDS for b in answer
+    )
 
 
 def _blocks(message: Json) -> list[Json]:
@@ -121,7 +140,11 @@ def request(
     config = {INFERENCE_CONFIG[k]: v for k, v in params.items() if k in INFERENCE_CONFIG}
     if config:
         body["inferenceConfig"] = config
-    extra = {k: v for k, v in params.items() if k not in INFERENCE_CONFIG and v is not None}
+    # What a framework reports as parameters may hold its client's credentials (LiteLLM's
+    # ``aws_secret_access_key``): never sent.
+    extra = without_options(
+        {k: v for k, v in params.items() if k not in INFERENCE_CONFIG and v is not None}
+    )
     if extra:
         body["additionalModelRequestFields"] = extra
     if tools:

@@ -26,11 +26,14 @@ from reconify_otel.core.llm.values import (
     indexed,
     int_attr,
     parse_json,
+    recorded_text,
 )
 
 # The prompt's key in a body OpenInference reports as the invocation parameters (Titan).
 _PROMPT_KEYS = ("inputText", "prompt")
-_MAX_LITERAL = 1 << 20  # a longer answer is kept as its text, never parsed
+_MAX_LITERAL = 1 << 18  # a longer answer is kept as its text, never parsed
+_MAX_NODES = 2_000
+_ROUTES = frozenset({"bedrock", "bedrock_converse", "converse", "invoke"})
 
 
 def _parsed(raw: str | None, opening: str) -> Any:
@@ -45,12 +48,15 @@ def from_openinference(
     params: Json,
     bad: list[str],
 ) -> LlmCall:
-    raw_in = as_str(attrs.get(OI.INPUT_VALUE))
-    raw_out = as_str(attrs.get(OI.OUTPUT_VALUE))
+    raw_in = recorded_text(attrs, OI.INPUT_VALUE)
+    raw_out = recorded_text(attrs, OI.OUTPUT_VALUE)
     body_out = _parsed(raw_out, "{")
     answer = body_out if isinstance(body_out, dict) else None
+    model = _model_id(model)
     sent = _parsed(raw_in, "{")
-    if raw_in is not None and isinstance(sent, dict):  # the body sent (Claude's)
+    # The body sent: Claude's messages API names its version in it; any other JSON object
+    # is a prompt written as JSON, or a framework's input (LiteLLM's ``{messages}``).
+    if raw_in is not None and isinstance(sent, dict) and "anthropic_version" in sent:
         request, response = bedrock.exact(model, raw_in, answer, None)
         return LlmCall(
             Kind.BEDROCK, request, response, as_str((answer or {}).get("id")), None, tuple(bad)
@@ -110,6 +116,9 @@ def _answer_text(raw: str) -> str:
     list's ``repr``: their texts, read as literals (never evaluated), else the text."""
     if not raw.startswith("[{") or len(raw) > _MAX_LITERAL:
         return raw
+    # Parsing costs about 500 bytes a node: an answer of a few texts has few.
+    if raw.count("{") + raw.count("[") > _MAX_NODES:
+        return raw
     try:
         items = ast.literal_eval(raw)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -123,6 +132,13 @@ def _item_text(item: Any) -> Any:
         return None
     data = item.get("data")
     return data.get("text") if isinstance(data, dict) else item.get("text")
+
+
+def _model_id(model: str | None) -> str | None:
+    """LiteLLM's routes (``bedrock/``, ``bedrock/converse/``) are no part of the model id."""
+    while model and model.partition("/")[0] in _ROUTES and "/" in model:
+        model = model.partition("/")[2]
+    return model
 
 
 def _tools(attrs: Attrs) -> list[Any] | None:

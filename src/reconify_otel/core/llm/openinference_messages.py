@@ -26,6 +26,7 @@ from reconify_otel.core.llm.values import (
     int_attr,
     json_attr,
     parse_json,
+    recorded_text,
 )
 
 # The chat request's parameters a framework may report among its invocation parameters;
@@ -58,7 +59,7 @@ def map_openinference_messages(kind: Kind, attrs: Attrs) -> LlmCall | str:
     bad: list[str] = []
     inputs = _messages(attrs, OI.INPUT_MESSAGES)
     outputs = _messages(attrs, OI.OUTPUT_MESSAGES)
-    raw_answer = as_str(attrs.get(OI.OUTPUT_VALUE))
+    raw_answer = recorded_text(attrs, OI.OUTPUT_VALUE)
     answer = as_dict(parse_json(raw_answer)) if raw_answer is not None else {}
     params = json_attr(attrs, OI.INVOCATION_PARAMETERS, dict, bad) or {}
     # The Agents SDK reports the answer's settings as parameters: an answer, not a request.

@@ -34,6 +34,7 @@ _OPTIONS = frozenset(
         "key",
         "password",
         "clientsecret",
+        "credentials",
     }
 )
 
@@ -44,22 +45,27 @@ def _is_option(key: Any) -> bool:
     name = key.lower().replace("-", "").replace("_", "")
     return (
         name in _OPTIONS
-        or name.endswith(("apikey", "secret", "accesskeyid", "secretaccesskey"))
+        or name.endswith(("apikey", "secret", "secretkey", "accesskey", "accesskeyid"))
         or name.endswith("token")  # access_token, session_token; not max_tokens
     )
 
 
 def without_options(body: Mapping[str, Any]) -> Json:
-    """``body`` without the SDK's options and credentials, at the top and inside the
-    objects that hold options (a Gemini ``config``'s ``http_options``)."""
+    """``body`` without the SDK's options and credentials, at any depth: a Gemini
+    ``config``'s ``http_options``, an STS ``Credentials`` object, nested ``headers``."""
     kept: Json = {}
     for key, value in body.items():
-        if _is_option(key):
-            continue
-        if key == "config" and isinstance(value, Mapping):
-            value = without_options(value)
-        kept[key] = value
+        if not _is_option(key):
+            kept[key] = _without(value)
     return kept
+
+
+def _without(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return without_options(value)
+    if isinstance(value, list):
+        return [_without(item) for item in value]
+    return value
 
 
 _MOVED = frozenset({"model", "input", "instructions"})

@@ -9,6 +9,7 @@ count it; the rest of the span is still mapped.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,11 +39,19 @@ __all__ = [
     "is_index",
     "json_attr",
     "parse_json",
+    "recorded_text",
     "scalar_attr",
 ]
 
 Attrs = Mapping[str, Any]
 Json = dict[str, Any]
+
+
+def recorded_text(attrs: Attrs, key: str) -> str | None:
+    """A text attribute as recorded; OpenInference's placeholder for hidden content is
+    no text (sent as absent, never as the placeholder)."""
+    value = as_str(attrs.get(key))
+    return None if value == REDACTED else value
 
 
 def as_dict(value: Any) -> Json:
@@ -68,6 +77,9 @@ def int_attr(attrs: Attrs, bad: list[str], *keys: str) -> int | None:
 def scalar_attr(attrs: Attrs, key: str, bad: list[str]) -> Any:
     """A request parameter as recorded: number, string, bool, or a sequence made a list."""
     raw = attrs.get(key)
+    if isinstance(raw, float) and not math.isfinite(raw):  # no JSON value
+        bad.append(key)
+        return None
     if raw is None or isinstance(raw, (bool, int, float, str)):
         return raw
     if isinstance(raw, (list, tuple)):
