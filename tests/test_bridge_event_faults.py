@@ -69,7 +69,7 @@ def test_events_that_cannot_be_joined_cost_their_span_its_events_not_the_batch(
             raise TypeError("a body nothing foresaw")
         return real_joined(attributes, events, *args)
 
-    monkeypatch.setattr("reconify_otel.bridge.forward.joined", failing)
+    monkeypatch.setattr("reconify_otel.prepare.joined", failing)
     url, app = start_bridge(events_wait=0)
     hostile, innocent = bedrock_call("req-hostile"), bedrock_call("req-innocent")
     export_logs(url, hostile.logs + innocent.logs, TOKEN)

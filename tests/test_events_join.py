@@ -12,7 +12,7 @@ import pytest
 
 from reconify_otel import ReconifySpanExporter
 from reconify_otel.core.llm import bedrock
-from reconify_otel.core.llm.events import GenAiEvent, as_attributes, joined, read
+from reconify_otel.core.llm.events import GenAiEvent, joined, read
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.exporter.log_processor import ReconifyLogRecordProcessor
 from reconify_otel.prepare import Prepared, Preparer
@@ -26,7 +26,7 @@ ANSWER = GenAiEvent("gen_ai.choice", {"index": 0, "message": {"content": [{"text
 
 
 def inputs(events: list[GenAiEvent]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = json.loads(as_attributes(events)["gen_ai.input.messages"])
+    found: list[dict[str, Any]] = json.loads(read(events).attributes["gen_ai.input.messages"])
     return found
 
 

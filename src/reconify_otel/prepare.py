@@ -9,7 +9,7 @@ The keyless payload is kept beside the body: that is what a spool may store.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,7 +18,7 @@ from reconify_otel.core.dedup import RecentCalls
 from reconify_otel.core.encoding import encode, masked
 from reconify_otel.core.interaction import Interaction
 from reconify_otel.core.llm import LlmCall
-from reconify_otel.core.llm.events import joined
+from reconify_otel.core.llm.events import GenAiEvent, joined
 from reconify_otel.core.mapping import Selection, map_span
 from reconify_otel.core.payload import Defaults, Payload, Skip, Skipped
 from reconify_otel.core.record import SpanRecord
@@ -77,8 +77,7 @@ class Preparer:
         if call is None and len(self.events):  # content recorded as log events
             events = self.events.take(record.trace_id, record.span_id)
             if events:
-                attributes = joined(record.attributes, events, self._unusable_events)
-                record = replace(record, attributes=attributes)
+                record = self.with_events(record, events) or record
         mapped = map_span(record, self._defaults, call)
         if (
             isinstance(mapped, Interaction)
@@ -102,6 +101,23 @@ class Preparer:
             self._counters.add(Event.skipped(result.reason))
             logger.debug("span not sent (%s): %s", result.reason.value, result.detail)
         return result
+
+    def with_events(self, record: SpanRecord, events: Sequence[GenAiEvent]) -> SpanRecord | None:
+        """``record`` with its GenAI log events' content (every route's join: in process
+        from ``events``, the bridge from what arrived by ``/v1/logs``). None when joining
+        them raised: they are anyone's data, and cost that span its events (counted as
+        ``bad_attributes``), never the call or its batch; the span goes without them."""
+        try:
+            attributes = joined(record.attributes, events, self._unusable_events)
+        except Exception as error:
+            self._counters.add(Event.BAD_ATTRIBUTES, len(events))
+            self._log.warning(
+                "bad-events",
+                "the GenAI log events of a span could not be read (%s); sent without them",
+                type(error).__name__,
+            )
+            return None
+        return replace(record, attributes=attributes)
 
     def _unusable_events(self, count: int) -> None:
         """GenAI log events with a value that could not be used: mapped around, or left

@@ -17,10 +17,9 @@ import logging
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -28,7 +27,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from reconify_otel.bridge.arrivals import EventArrivals, Taken
 from reconify_otel.bridge.otlp_logs import genai_events
 from reconify_otel.bridge.otlp_spans import selected_spans
-from reconify_otel.core.llm.events import joined
 from reconify_otel.core.payload import Skip, Skipped
 from reconify_otel.core.record import SpanRecord
 from reconify_otel.delivery.breaker import Latch
@@ -159,24 +157,6 @@ class Forwarder:
                 if key in held:  # with their events: the Collector resends no logs
                     self.arrivals.give_back(*held[key])
 
-    def _with_events(self, record: SpanRecord, taken: Taken) -> Mapping[str, Any] | None:
-        """The span's attributes with its events' content; None when joining them raised:
-        they are anyone's data, and cost that span its events (counted as
-        ``bad_attributes``, as in process), never the batch. The span is sent without."""
-        try:
-            return joined(record.attributes, taken.events, self._unusable_events)
-        except Exception as error:
-            self._unusable_events(len(taken.events))
-            self._log.warning(
-                "bad-events",
-                "the GenAI log events of a span could not be read (%s); sent without them",
-                type(error).__name__,
-            )
-            return None
-
-    def _unusable_events(self, count: int) -> None:
-        self._counters.add(Event.BAD_ATTRIBUTES, count)
-
     def _settle(self, key: int, rejected: bool, unsettled: set[int]) -> None:
         unsettled.discard(key)
         self._window.settle(key, rejected)
@@ -205,10 +185,11 @@ class Forwarder:
                 continue
             span_key = (record.trace_id, record.span_id)
             taken = gathered.get(span_key)
-            attributes = self._with_events(record, taken) if taken is not None else None
-            if taken is not None and attributes is not None:
-                held[key] = (span_key, taken)
-                record = replace(record, attributes=attributes)
+            if taken is not None:
+                with_events = self._preparer.with_events(record, taken.events)
+                if with_events is not None:  # else they are not given back on a 503
+                    held[key] = (span_key, taken)
+                    record = with_events
             result = self._preparer.prepare(record)
             if isinstance(result, Skipped):
                 # A failed run or call, and a call already sent, are not sent by design (as

@@ -113,10 +113,9 @@ def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
     # Only text is looked up: a kvlist from the bridge (a dict) cannot even be hashed.
     if not isinstance(operation, str) or operation not in CALL_OPERATIONS:
         return None
-    provider = attributes.get(PROVIDER_NAME) or attributes.get(SYSTEM)
-    if not isinstance(provider, str):  # a kvlist from the bridge cannot even be looked up
+    provider = providers.provider_of(attributes)
+    if provider is None:
         return None
-    provider = providers.named(provider)
     if provider in providers.ANTHROPIC:
         return _ANTHROPIC
     if provider not in providers.OPENAI:

@@ -39,6 +39,13 @@ _OWN_FORMATS = (
 )
 
 
+def provider_of(attributes: Mapping[str, Any]) -> str | None:
+    """The provider a GenAI span names (``gen_ai.provider.name``, else ``gen_ai.system``),
+    as ``named`` spells it; None for none (or a kvlist from the bridge, which no name is)."""
+    provider = attributes.get(PROVIDER_NAME) or attributes.get(SYSTEM)
+    return named(provider) if isinstance(provider, str) else None
+
+
 def named(provider: str) -> str:
     """A provider's name as the sets above spell it: instrumentations differ in case
     (``MistralAI``, ``Cohere``, ``AWS``)."""

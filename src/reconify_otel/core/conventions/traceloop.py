@@ -90,9 +90,8 @@ def classify(name: str, attributes: Mapping[str, Any]) -> Classification | None:
     found = _CALLS.get(name)
     if found is not None:
         if name == CHAT_SPAN:
-            provider = attributes.get(providers.PROVIDER_NAME) or attributes.get(providers.SYSTEM)
-            named = providers.named(provider) if isinstance(provider, str) else ""
-            elsewhere = providers.openai_sdk_kind(named, attributes)
+            provider = providers.provider_of(attributes) or ""
+            elsewhere = providers.openai_sdk_kind(provider, attributes)
             if elsewhere is not None:
                 return _ELSEWHERE[elsewhere]
         return found

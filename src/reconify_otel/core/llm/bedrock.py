@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconify_otel.core.llm.parts import parts_of
+from reconify_otel.core.llm.parts import call_input, parts_of
 from reconify_otel.core.llm.responses import without_options
-from reconify_otel.core.llm.values import Json, as_str, parse_json
+from reconify_otel.core.llm.values import Json, as_str
 
 # Converse's ``inferenceConfig`` keys, from the conventions' and Converse's own names; any
 # other parameter is model-specific (``additionalModelRequestFields``).
@@ -52,9 +52,7 @@ def block(part: Json) -> Json:
     if kind == "text":  # the GenAI part's ``content``; Anthropic's block's ``text``
         return {"text": part.get("content", part.get("text"))}
     if kind == "tool_call":
-        arguments = part.get("arguments")
-        parsed = parse_json(arguments) if isinstance(arguments, str) else arguments
-        tool_input = arguments if parsed is None else parsed  # never lose what was sent
+        tool_input = call_input(part.get("arguments"))
         return {
             "toolUse": {"toolUseId": part.get("id"), "name": part.get("name"), "input": tool_input}
         }

@@ -276,11 +276,6 @@ def read(events: Iterable[GenAiEvent]) -> Content:
     return Content(found, unusable)
 
 
-def as_attributes(events: Iterable[GenAiEvent]) -> dict[str, str]:
-    """The content attributes the events hold (none: an empty dict); never raises."""
-    return read(events).attributes
-
-
 def joined(
     attributes: Mapping[str, Any],
     events: Iterable[GenAiEvent],

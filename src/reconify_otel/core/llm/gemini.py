@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconify_otel.core.llm.parts import PROVIDER, parts_of
-from reconify_otel.core.llm.values import Json, as_dict, as_str, parse_json
+from reconify_otel.core.llm.parts import PROVIDER, call_input, parts_of
+from reconify_otel.core.llm.values import Json, as_dict, as_str
 
 # The GenAI conventions' roles as Gemini names them.
 _ROLES = {"assistant": "model", "model": "model", "user": "user", "tool": "function"}
@@ -49,7 +49,7 @@ def _part(part: Json) -> Json | None:
     """A GenAI part as Gemini's REST API writes it; None for a text without its text.
 
     ``text`` is ``{text}``, ``reasoning`` a thought (``{text, thought: true}``, as Gemini
-    returns thoughts), ``tool_call`` a ``functionCall`` (``_args``), ``tool_call_response``
+    returns thoughts), ``tool_call`` a ``functionCall`` (``call_input``), ``tool_call_response``
     a ``functionResponse``, ``blob`` and ``uri`` Gemini's ``inlineData`` and ``fileData``
     (the parts the conventions make them from). Any other part (a ``file`` id, a
     provider's own, a kind added later) is kept as recorded, its ``type`` included:
@@ -66,7 +66,9 @@ def _part(part: Json) -> Json | None:
     if kind == "reasoning":
         return None if content is None else {"text": content, "thought": True}
     if kind == "tool_call":
-        return {"functionCall": {"name": part.get("name"), "args": _args(part.get("arguments"))}}
+        return {
+            "functionCall": {"name": part.get("name"), "args": call_input(part.get("arguments"))}
+        }
     if kind == "tool_call_response":
         answer = {"name": part.get("id"), "response": {"content": part.get("response")}}
         return {"functionResponse": answer}
@@ -79,18 +81,6 @@ def _part(part: Json) -> Json | None:
         is_text = block.get("type") == "text" and isinstance(block.get("text"), str)
         return {"text": block["text"]} if is_text else block
     return part
-
-
-def _args(arguments: Any) -> Any:
-    """A call's arguments as the object Gemini's ``args`` is. Arguments recorded as text
-    that is no JSON object (cut short, or the model's own words) are kept as that text:
-    the one thing known, where a null would lose it and a wrapper object would invent."""
-    if isinstance(arguments, bytes):  # OTLP bytes (the bridge): the JSON text's bytes
-        arguments = arguments.decode("utf-8", "replace")
-    if isinstance(arguments, str):
-        parsed = parse_json(arguments)
-        return parsed if isinstance(parsed, dict) else arguments
-    return arguments
 
 
 def _present(**fields: Any) -> Json:

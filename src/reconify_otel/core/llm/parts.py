@@ -147,8 +147,13 @@ def completion_prompt(messages: list[Any]) -> Any:
 # --- Anthropic ---------------------------------------------------------------------------
 
 
-def anthropic_input(arguments: Any) -> Any:
-    """``tool_use.input`` is an object; a recorded JSON string is read back into one."""
+def call_input(arguments: Any) -> Any:
+    """A call's arguments as the object Anthropic's ``tool_use.input``, Gemini's ``args``
+    and Converse's ``toolUse.input`` are: recorded JSON text read back into one. Text that
+    is no JSON object (cut short, or the model's own words) is kept as that text: the one
+    thing known, where a null would lose it and a wrapper object would invent."""
+    if isinstance(arguments, bytes):  # OTLP bytes (the bridge): the JSON text's bytes
+        arguments = arguments.decode("utf-8", "replace")
     if isinstance(arguments, str):
         parsed = parse_json(arguments)
         return parsed if isinstance(parsed, dict) else arguments
@@ -174,7 +179,7 @@ def anthropic_block_of(part: Json) -> Any:
             "type": "tool_use",
             "id": part.get("id"),
             "name": part.get("name"),
-            "input": anthropic_input(part.get("arguments")),
+            "input": call_input(part.get("arguments")),
         }
     if kind == "tool_call_response":
         return {
